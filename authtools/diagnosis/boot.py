@@ -1,0 +1,92 @@
+"""Set Django up one step at a time, turning each failure into data instead of a crash.
+
+``django.setup()`` raises at the first problem, and many user-model problems (a typo in
+AUTH_USER_MODEL, a missing model, an import cycle) make it raise before any management command
+can run. ``boot()`` runs the same steps (settings, app configs, models, ready) and records where
+it stopped, so that the probes can still look at everything that did load.
+"""
+
+from __future__ import annotations
+
+import os
+import traceback
+from dataclasses import dataclass, field
+from typing import Literal
+
+Phase = Literal["settings", "apps", "models", "ready"]
+PHASES: tuple[Phase, ...] = ("settings", "apps", "models", "ready")
+
+
+@dataclass
+class BootFailure:
+    phase: Phase
+    error: BaseException
+    traceback: str
+
+    @property
+    def summary(self) -> str:
+        return f"{type(self.error).__name__}: {self.error}"
+
+
+@dataclass
+class BootState:
+    """How far Django got. ``reached`` is the last phase that completed, or None."""
+
+    reached: Phase | None = None
+    failures: list[BootFailure] = field(default_factory=list)
+
+    def ok(self, phase: Phase) -> bool:
+        return self.reached is not None and PHASES.index(self.reached) >= PHASES.index(phase)
+
+    @property
+    def complete(self) -> bool:
+        return self.reached == "ready"
+
+    @property
+    def failure(self) -> BootFailure | None:
+        return self.failures[0] if self.failures else None
+
+
+def booted_state() -> BootState:
+    """The state of a process where Django is already set up (inside a management command)."""
+    from django.apps import apps
+
+    if apps.ready:
+        return BootState(reached="ready")
+    if apps.models_ready:
+        return BootState(reached="models")
+    if apps.apps_ready:
+        return BootState(reached="apps")
+    return BootState(reached="settings")
+
+
+def boot(settings_module: str | None = None) -> BootState:
+    """Set Django up step by step; never raises for a problem of the project being diagnosed."""
+    if settings_module:
+        os.environ["DJANGO_SETTINGS_MODULE"] = settings_module
+    state = BootState()
+
+    from django.conf import settings
+
+    try:
+        settings.INSTALLED_APPS  # noqa: B018 - forces the settings module to be imported
+    except Exception as exc:  # any error raised by the user's settings module
+        state.failures.append(BootFailure("settings", exc, traceback.format_exc()))
+        return state
+    state.reached = "settings"
+
+    from django.apps import apps
+    from django.urls import set_script_prefix
+    from django.utils.log import configure_logging
+
+    configure_logging(settings.LOGGING_CONFIG, settings.LOGGING)
+    set_script_prefix("/")
+    try:
+        apps.populate(settings.INSTALLED_APPS)
+    except Exception as exc:  # the project's apps, models or ready() hooks failed
+        phase: Phase = "apps" if not apps.apps_ready else "models" if not apps.models_ready else "ready"
+        state.failures.append(BootFailure(phase, exc, traceback.format_exc()))
+        state.reached = PHASES[PHASES.index(phase) - 1]
+        return state
+    state.reached = "ready"
+    return state

@@ -1,0 +1,1 @@
+"""One module per probe; see authtools.diagnosis for the protocol."""

@@ -1,0 +1,70 @@
+"""manage.py diagnose_user_model: what is wrong with the user model setup, where, and the fix."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.db import connections
+
+from authtools import render
+from authtools.diagnosis import run_diagnosis
+
+
+def add_diagnosis_arguments(parser: Any, database_choices: tuple[str, ...] | None) -> None:
+    """Options shared by this command and ``python -m authtools diagnose``."""
+    parser.add_argument(
+        "--format",
+        choices=["text", "json"],
+        default="text",
+        help="Output format. JSON is a stable contract for scripts (see README).",
+    )
+    parser.add_argument(
+        "--database",
+        default="default",
+        choices=database_choices,
+        help='The database to inspect. Defaults to the "default" database.',
+    )
+    parser.add_argument(
+        "--fail-level",
+        choices=["error", "warning", "info"],
+        default="error",
+        help="Exit with status 1 when a finding is at or above this level (default: error).",
+    )
+    parser.add_argument(
+        "--no-db",
+        action="store_false",
+        dest="use_db",
+        help="Do not connect to the database: settings, models, source and migration files only.",
+    )
+    parser.add_argument(
+        "--target",
+        metavar="APP_LABEL.MODEL",
+        help="Also say what would break once AUTH_USER_MODEL is switched to this model.",
+    )
+
+
+class Command(BaseCommand):
+    help = "Diagnose AUTH_USER_MODEL problems: what is wrong, where, and the exact fix."
+
+    # The project being diagnosed may fail Django's own checks: that is what we are here for.
+    requires_system_checks: list[str] = []
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        add_diagnosis_arguments(parser, tuple(connections))
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        report = run_diagnosis(
+            database=options["database"], use_db=options["use_db"], target=options["target"]
+        )
+        if options["format"] == "json":
+            self.stdout.write(render.report_json(report))
+        else:
+            self.stdout.write(render.report_text(report, self.style, options["verbosity"]))
+        failing = report.at_least(options["fail_level"])
+        if failing:
+            raise CommandError(
+                f"{render.plural(len(failing), 'finding')} at or above "
+                f"{options['fail_level']!r}.",
+                returncode=1,
+            )

@@ -1,0 +1,69 @@
+"""Turn a diagnosis Report into text or JSON, for the command and ``python -m authtools``."""
+
+from __future__ import annotations
+
+import json
+from typing import Any, Protocol
+
+from authtools.diagnosis.report import Report
+
+
+class Style(Protocol):
+    def ERROR(self, text: str) -> str: ...  # noqa: N802 - Django's style names
+    def WARNING(self, text: str) -> str: ...  # noqa: N802
+    def NOTICE(self, text: str) -> str: ...  # noqa: N802
+    def SUCCESS(self, text: str) -> str: ...  # noqa: N802
+    def MIGRATE_HEADING(self, text: str) -> str: ...  # noqa: N802
+
+
+def report_json(report: Report) -> str:
+    return json.dumps(report.to_dict(), indent=2)
+
+
+def report_text(report: Report, style: Style, verbosity: int = 1) -> str:
+    """The human-readable report: one block per finding, then a count."""
+    lines = [
+        style.MIGRATE_HEADING(f"AUTH_USER_MODEL = {report.auth_user_model!r}")
+        + f" (Django {report.django_version}, authtools {report.authtools_version})"
+    ]
+    paint = {"error": style.ERROR, "warning": style.WARNING, "info": style.NOTICE}
+    for f in report.findings:
+        lines.append("")
+        lines.append(paint[f.severity](f"{f.severity.upper()} {f.id} [{f.cause}]") + f" {f.message}")
+        if f.location is not None:
+            lines.append(f"  at {f.location}")
+        if f.hint:
+            lines.append(f"  hint: {f.hint}")
+        if f.fix_command:
+            lines.append(f"  fix: {f.fix_command}")
+    lines.append("")
+    lines.append(summary_line(report, style))
+    return "\n".join(lines)
+
+
+def summary_line(report: Report, style: Style) -> str:
+    counts = {s: sum(f.severity == s for f in report.findings) for s in ("error", "warning", "info")}
+    if not report.findings:
+        return style.SUCCESS("No problems found.")
+    text = ", ".join(f"{n} {s}{'' if n == 1 else 's'}" for s, n in counts.items())
+    return (style.ERROR if counts["error"] else style.WARNING)(text + ".")
+
+
+def plural(n: int, word: str) -> str:
+    return f"{n} {word}{'' if n == 1 else 's'}"
+
+
+def as_jsonable(value: Any) -> Any:
+    """Dataclasses and paths to plain JSON values."""
+    import dataclasses
+    from pathlib import Path
+
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return {k: as_jsonable(v) for k, v in dataclasses.asdict(value).items()}
+    if isinstance(value, dict):
+        return {str(k): as_jsonable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [as_jsonable(v) for v in value]
+    if isinstance(value, Path):
+        return str(value)
+    return value

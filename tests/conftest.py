@@ -1,0 +1,272 @@
+"""The test harness: temporary copies of the test project, run in subprocesses, on real databases.
+
+Django fixes the user model at start-up, so every test that changes settings, models or
+migrations works on its own copy of ``testproject/`` and runs ``manage.py`` (or
+``python -m authtools``) in a child process. Database tests take the ``backend`` fixture and run
+on SQLite, PostgreSQL and MariaDB/MySQL; each gets a fresh database that is dropped afterwards.
+
+A server that does not answer skips its tests with the reason, unless
+AUTHTOOLS_REQUIRE_DATABASES=1 (set by .ci/run): then it is a failure.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import sqlite3
+import subprocess
+import sys
+import uuid
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+REPO = Path(__file__).resolve().parent.parent
+TESTPROJECT = REPO / "testproject"
+BACKENDS = ("sqlite", "postgresql", "mysql")
+REQUIRE_DATABASES = os.environ.get("AUTHTOOLS_REQUIRE_DATABASES") == "1"
+PG = {"host": "127.0.0.1", "port": 5432, "user": "postgres"}
+MY = {"host": "127.0.0.1", "port": 3306, "user": "root", "password": ""}
+
+
+@dataclass
+class Result:
+    out: str
+    err: str
+    code: int
+
+    def json(self) -> Any:
+        return json.loads(self.out)
+
+    def __str__(self) -> str:  # shown by pytest when an assertion on a Result fails
+        return f"exit {self.code}\n--- stdout\n{self.out}\n--- stderr\n{self.err}"
+
+
+class Database:
+    """A throw-away database on one backend, and a direct connection to read it."""
+
+    def __init__(self, vendor: str, workdir: Path) -> None:
+        self.vendor = vendor
+        self.name = f"authtools_test_{uuid.uuid4().hex[:10]}"
+        if vendor == "sqlite":
+            self.name = str(workdir / "db.sqlite3")
+
+    def create(self) -> None:
+        if self.vendor == "postgresql":
+            self._server_execute(f'CREATE DATABASE "{self.name}"')
+        elif self.vendor == "mysql":
+            self._server_execute(f"CREATE DATABASE `{self.name}` CHARACTER SET utf8mb4")
+
+    def drop(self) -> None:
+        if self.vendor == "postgresql":
+            self._server_execute(f'DROP DATABASE IF EXISTS "{self.name}" WITH (FORCE)')
+        elif self.vendor == "mysql":
+            self._server_execute(f"DROP DATABASE IF EXISTS `{self.name}`")
+
+    def _server_execute(self, sql: str) -> None:
+        if self.vendor == "postgresql":
+            import psycopg
+
+            with psycopg.connect(dbname="postgres", autocommit=True, **PG) as conn:
+                conn.execute(sql)
+        else:
+            import MySQLdb
+
+            conn = MySQLdb.connect(**MY)
+            try:
+                conn.cursor().execute(sql)
+            finally:
+                conn.close()
+
+    def connect(self) -> Any:
+        if self.vendor == "postgresql":
+            import psycopg
+
+            return psycopg.connect(dbname=self.name, autocommit=True, **PG)
+        if self.vendor == "mysql":
+            import MySQLdb
+
+            conn = MySQLdb.connect(database=self.name, **MY)
+            conn.autocommit(True)
+            return conn
+        return sqlite3.connect(self.name, isolation_level=None)
+
+    def query(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+        """Run SQL written with %s placeholders; return the rows as tuples."""
+        if self.vendor == "sqlite":
+            sql = sql.replace("%s", "?")
+        conn = self.connect()
+        try:
+            cursor = conn.cursor()
+            cursor.execute(sql, tuple(params))
+            rows = cursor.fetchall() if cursor.description else []
+            return [tuple(row) for row in rows]
+        finally:
+            conn.close()
+
+    def tables(self) -> set[str]:
+        if self.vendor == "sqlite":
+            rows = self.query("SELECT name FROM sqlite_master WHERE type = 'table'")
+        elif self.vendor == "postgresql":
+            rows = self.query("SELECT tablename FROM pg_tables WHERE schemaname = 'public'")
+        else:
+            rows = self.query("SHOW TABLES")
+        return {r[0] for r in rows}
+
+
+def server_unavailable(vendor: str) -> str | None:
+    """None when the server answers, else why not."""
+    try:
+        if vendor == "postgresql":
+            import psycopg
+
+            psycopg.connect(dbname="postgres", connect_timeout=3, **PG).close()
+        elif vendor == "mysql":
+            import MySQLdb
+
+            MySQLdb.connect(connect_timeout=3, **MY).close()
+    except Exception as exc:
+        return f"{vendor} at 127.0.0.1 does not answer: {type(exc).__name__}: {exc}"
+    return None
+
+
+class Project:
+    """A temporary copy of testproject/ and the ways to run it."""
+
+    def __init__(self, path: Path, db: Database) -> None:
+        self.path = path
+        self.db = db
+
+    # --- running -----------------------------------------------------------------------------
+    def env(self, **extra: str) -> dict[str, str]:
+        env = {k: v for k, v in os.environ.items() if not k.startswith(("DJANGO_", "TESTPROJECT_"))}
+        env.update(
+            TESTPROJECT_DB=self.db.vendor,
+            TESTPROJECT_DB_NAME=self.db.name,
+            PYTHONDONTWRITEBYTECODE="1",
+            PYTHONUNBUFFERED="1",
+        )
+        env.update(extra)
+        return env
+
+    def run(self, *args: str, input: str | None = None, env: dict[str, str] | None = None) -> Result:
+        proc = subprocess.run(
+            [sys.executable, *args],
+            cwd=self.path,
+            env=env or self.env(),
+            input=input,
+            stdin=None if input is not None else subprocess.DEVNULL,
+            capture_output=True,
+            text=True,
+            timeout=600,
+        )
+        return Result(proc.stdout, proc.stderr, proc.returncode)
+
+    def manage(self, *args: str, input: str | None = None, **env: str) -> Result:
+        return self.run("manage.py", *args, input=input, env=self.env(**env) if env else None)
+
+    def authtools(self, *args: str) -> Result:
+        """``python -m authtools ARGS`` from the project folder (no manage.py involved)."""
+        return self.run("-m", "authtools", *args)
+
+    def ok(self, *args: str, **env: str) -> Result:
+        """Run manage.py and fail the test, showing its output, unless it exits 0."""
+        result = self.manage(*args, **env)
+        assert result.code == 0, str(result)
+        return result
+
+    def migrate(self) -> None:
+        self.ok("migrate", "--no-input", "-v", "0")
+
+    # --- files -------------------------------------------------------------------------------
+    def write(self, rel: str, text: str) -> Path:
+        path = self.path / rel
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text)
+        return path
+
+    def read(self, rel: str) -> str:
+        return (self.path / rel).read_text()
+
+    def remove(self, rel: str) -> None:
+        path = self.path / rel
+        shutil.rmtree(path) if path.is_dir() else path.unlink()
+
+    def use_gallery(self, variant: str) -> None:
+        """Replace accounts/models.py with testproject/gallery/VARIANT.py."""
+        self.write("accounts/models.py", (TESTPROJECT / "gallery" / f"{variant}.py").read_text())
+
+    @property
+    def settings_file(self) -> Path:
+        return self.path / "testproject" / "settings.py"
+
+    def set_setting(self, name: str, source: str) -> int:
+        """Set ``NAME = SOURCE`` in settings.py (replacing it or appending); return its line."""
+        text = self.settings_file.read_text()
+        pattern = re.compile(rf"^{name}\s*=.*$", re.M)
+        line = f"{name} = {source}"
+        text = pattern.sub(lambda m: line, text) if pattern.search(text) else text + line + "\n"
+        self.settings_file.write_text(text)
+        return self.setting_line(name)
+
+    def remove_setting(self, name: str) -> None:
+        text = self.settings_file.read_text()
+        self.settings_file.write_text(re.sub(rf"^{name}\s*=.*\n", "", text, flags=re.M))
+
+    def setting_line(self, name: str) -> int:
+        for number, line in enumerate(self.settings_file.read_text().splitlines(), 1):
+            if re.match(rf"{name}\s*=", line):
+                return number
+        raise AssertionError(f"{name} is not set in settings.py")
+
+    def line_of(self, rel: str, needle: str) -> int:
+        """The 1-based line number of the first line of REL containing NEEDLE."""
+        for number, line in enumerate(self.read(rel).splitlines(), 1):
+            if needle in line:
+                return number
+        raise AssertionError(f"{needle!r} not in {rel}")
+
+
+def copy_testproject(dest: Path) -> Path:
+    ignore = shutil.ignore_patterns("__pycache__", "*.pyc", "db.sqlite3", ".authtools-backups")
+    shutil.copytree(TESTPROJECT, dest, ignore=ignore)
+    return dest
+
+
+@pytest.fixture(params=BACKENDS)
+def backend(request: pytest.FixtureRequest) -> str:
+    """Each database test runs once per backend."""
+    vendor: str = request.param
+    if vendor != "sqlite":
+        reason = server_unavailable(vendor)
+        if reason:
+            if REQUIRE_DATABASES:
+                pytest.fail(f"AUTHTOOLS_REQUIRE_DATABASES=1 but {reason}")
+            pytest.skip(reason)
+    return vendor
+
+
+def _make_project(tmp_path: Path, vendor: str) -> Iterator[Project]:
+    db = Database(vendor, tmp_path)
+    db.create()
+    try:
+        yield Project(copy_testproject(tmp_path / "project"), db)
+    finally:
+        db.drop()
+
+
+@pytest.fixture
+def project(tmp_path: Path) -> Iterator[Project]:
+    """A copy of the test project on SQLite (for tests that do not depend on the backend)."""
+    yield from _make_project(tmp_path, "sqlite")
+
+
+@pytest.fixture
+def db_project(tmp_path: Path, backend: str) -> Iterator[Project]:
+    """A copy of the test project on each backend in turn, with an empty database."""
+    yield from _make_project(tmp_path, backend)
