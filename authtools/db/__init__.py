@@ -1,0 +1,1 @@
+"""Backend differences, one small module per concern (catalog reads, locks)."""

@@ -1,0 +1,45 @@
+"""One advisory lock per database, so two procedures (or a procedure and a migrate) never overlap."""
+
+from __future__ import annotations
+
+import zlib
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+
+class LockBusy(Exception):
+    pass
+
+
+@contextmanager
+def advisory_lock(database: str, name: str) -> Iterator[None]:
+    """PostgreSQL: pg_try_advisory_lock; MySQL/MariaDB: GET_LOCK; SQLite: the file lock of its
+    write transactions is enough. Raises LockBusy when another session holds it."""
+    from django.db import connections
+
+    connection = connections[database]
+    vendor = connection.vendor
+    key = f"authtools:{name}"
+    if vendor == "postgresql":
+        lock_id = zlib.crc32(key.encode())
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_try_advisory_lock(%s)", [lock_id])
+            if not cursor.fetchone()[0]:
+                raise LockBusy(f"another authtools procedure holds the lock {key!r}")
+        try:
+            yield
+        finally:
+            with connection.cursor() as cursor:
+                cursor.execute("SELECT pg_advisory_unlock(%s)", [lock_id])
+    elif vendor == "mysql":
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT GET_LOCK(%s, 0)", [key])
+            if cursor.fetchone()[0] != 1:
+                raise LockBusy(f"another authtools procedure holds the lock {key!r}")
+        try:
+            yield
+        finally:
+            with connection.cursor() as cursor:
+                cursor.execute("SELECT RELEASE_LOCK(%s)", [key])
+    else:
+        yield

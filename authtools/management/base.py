@@ -1,0 +1,139 @@
+"""The front end shared by the destructive commands: options, plan, confirmation, result."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.db import connections
+
+from authtools.procedures.backup import Backup, BackupError
+from authtools.procedures.plan import Plan
+from authtools.procedures.runner import ProcedureError, RunResult, execute
+from authtools.render import as_jsonable
+
+
+class ProcedureCommand(BaseCommand):
+    """A command that builds a Plan, shows it, asks, backs up, runs it and verifies.
+
+    Subclasses implement ``build_plan(**options) -> Plan`` and may override ``render_result``.
+    """
+
+    # These commands repair projects that fail Django's system checks.
+    requires_system_checks: list[str] = []
+    procedure = "procedure"
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument(
+            "--dry-run",
+            action="store_true",
+            help="Show what would be done and change nothing.",
+        )
+        parser.add_argument(
+            "--noinput",
+            "--no-input",
+            action="store_false",
+            dest="interactive",
+            help="Do not ask for confirmation.",
+        )
+        parser.add_argument(
+            "--database",
+            default="default",
+            choices=tuple(connections),
+            help='The database to work on. Defaults to the "default" database.',
+        )
+        parser.add_argument(
+            "--backup-dir",
+            type=Path,
+            help="Where to keep the backup (default: .authtools-backups/ beside manage.py).",
+        )
+        parser.add_argument(
+            "--format",
+            choices=["text", "json"],
+            default="text",
+            help="Output format; json prints the plan and the result as one document.",
+        )
+
+    # --- to implement -----------------------------------------------------------------------
+    def build_plan(self, **options: Any) -> Plan:
+        raise NotImplementedError
+
+    # --- protocol ---------------------------------------------------------------------------
+    def backup_root(self, options: dict[str, Any]) -> Path:
+        if options.get("backup_dir"):
+            return Path(options["backup_dir"])
+        from authtools.diagnosis.context import Context
+        from authtools.diagnosis.boot import booted_state
+
+        return Context.create(booted_state()).project_root / ".authtools-backups"
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        plan = self.build_plan(**options)
+        self.run_plan(plan, options)
+
+    def run_plan(self, plan: Plan, options: dict[str, Any]) -> RunResult | None:
+        json_mode = options["format"] == "json"
+        if plan.empty:
+            self.emit(plan, None, options, "Nothing to do.")
+            return None
+        if not json_mode:
+            self.stdout.write(self.style.MIGRATE_HEADING(f"Plan ({plan.procedure}):"))
+            for line in plan.lines():
+                self.stdout.write(f"  {line}")
+        if options["dry_run"]:
+            self.emit(plan, None, options, "Dry run: nothing was changed.")
+            return None
+        if options["interactive"] and not self.confirm():
+            raise CommandError("Cancelled: nothing was changed.", returncode=1)
+        try:
+            backup = Backup.create(self.backup_root(options), plan.procedure)
+        except BackupError as exc:
+            raise CommandError(f"{exc}. Nothing was changed.") from exc
+        log = (lambda m: None) if json_mode or options["verbosity"] < 2 else self.stdout.write
+        try:
+            result = execute(plan, backup, log=log)
+        except ProcedureError as exc:
+            raise CommandError(str(exc)) from exc
+        self.emit(plan, result, options, None)
+        if result.failures:
+            raise CommandError(
+                f"Verification failed: {'; '.join(result.failures)}. "
+                f"Restore with --restore {result.backup}.",
+            )
+        return result
+
+    def confirm(self) -> bool:
+        answer = input("Type 'yes' to continue, or 'no' to cancel: ")
+        return answer.strip().lower() == "yes"
+
+    def emit(self, plan: Plan, result: RunResult | None, options: dict[str, Any], message: str | None) -> None:
+        if options["format"] == "json":
+            document = {
+                "plan": plan.to_dict(),
+                "dry_run": bool(options["dry_run"]),
+                "result": None if result is None else as_jsonable(
+                    {
+                        "backup": str(result.backup),
+                        "completed": result.completed,
+                        "verified": result.verified,
+                        "failures": result.failures,
+                        **self.result_data(result),
+                    }
+                ),
+            }
+            self.stdout.write(json.dumps(document, indent=2, default=str))
+            return
+        if message:
+            self.stdout.write(message)
+        if result is not None:
+            self.render_result(result)
+
+    def result_data(self, result: RunResult) -> dict[str, Any]:
+        return {}
+
+    def render_result(self, result: RunResult) -> None:
+        self.stdout.write(f"Backup: {result.backup}")
+        if result.verified:
+            self.stdout.write(self.style.SUCCESS("Done; verified."))

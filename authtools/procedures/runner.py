@@ -1,0 +1,135 @@
+"""Execute a Plan: backup, lock, one transaction where the backend allows, journal, verify."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from authtools.procedures.backup import Backup
+from authtools.procedures.plan import Plan, Runtime, Step
+
+JOURNAL = "journal"
+
+
+class ProcedureError(Exception):
+    """A step failed. The message names the step and the way back; ``backup`` is the folder."""
+
+    def __init__(self, message: str, backup: Path | None = None) -> None:
+        super().__init__(message)
+        self.backup = backup
+
+
+@dataclass
+class RunResult:
+    backup: Path
+    completed: list[str] = field(default_factory=list)
+    failures: list[str] = field(default_factory=list)
+    state: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def verified(self) -> bool:
+        return not self.failures
+
+
+def transactional_ddl(database: str) -> bool:
+    from django.db import connections
+
+    return bool(connections[database].features.can_rollback_ddl)
+
+
+@contextmanager
+def procedure_lock(database: str, name: str) -> Iterator[None]:
+    """Stop two procedures (or a procedure and another authtools run) at once on one database."""
+    from authtools.db.locks import advisory_lock
+
+    with advisory_lock(database, name):
+        yield
+
+
+def execute(
+    plan: Plan,
+    backup: Backup,
+    *,
+    log: Callable[[str], None] = lambda message: None,
+    skip: frozenset[str] = frozenset(),
+) -> RunResult:
+    """Run every step of PLAN not in SKIP; verify at the end.
+
+    Atomic steps run in one transaction when the backend can roll back DDL (PostgreSQL,
+    SQLite): a failure leaves the database as it was. Elsewhere (MySQL/MariaDB) each completed
+    step is written to the backup's journal so that a run can be resumed or rolled back.
+    """
+    from django.db import transaction
+
+    runtime = Runtime(plan.database, backup, log=log)
+    journal: list[str] = backup.read_json(JOURNAL) if backup.has(JOURNAL) else []
+    if plan.backup is not None and not skip:
+        plan.backup(runtime)
+    use_transaction = transactional_ddl(plan.database)
+    pending = [s for s in plan.steps if s.id not in skip]
+
+    def record(step: Step) -> None:
+        journal.append(step.id)
+        backup.write_json(JOURNAL, journal)
+
+    for group in _groups(pending, use_transaction):
+        current: Step | None = None
+        try:
+            if use_transaction and group[0].atomic:
+                with transaction.atomic(using=plan.database):
+                    for current in group:
+                        log(f"Applying: {current.description}")
+                        current.apply(runtime)
+                for step in group:
+                    record(step)
+            else:
+                for current in group:
+                    log(f"Applying: {current.description}")
+                    current.apply(runtime)
+                    record(current)
+        except Exception as exc:
+            assert current is not None
+            number = plan.steps.index(current) + 1
+            undo = (
+                "the database was rolled back"
+                if use_transaction and current.atomic
+                else f"restore with --restore {backup.path}"
+            )
+            raise ProcedureError(
+                f"Step {number} ({current.description}) failed: {type(exc).__name__}: {exc}. "
+                f"Nothing after it ran; {undo}.",
+                backup.path,
+            ) from exc
+    failures = plan.verify(runtime) if plan.verify is not None else []
+    return RunResult(backup.path, journal, failures, runtime.state)
+
+
+def rollback(plan: Plan, backup: Backup, log: Callable[[str], None] = lambda m: None) -> list[str]:
+    """Undo the journal's completed steps, newest first; return the ids undone."""
+    runtime = Runtime(plan.database, backup, log=log)
+    journal: list[str] = backup.read_json(JOURNAL) if backup.has(JOURNAL) else []
+    by_id = {s.id: s for s in plan.steps}
+    undone = []
+    for step_id in reversed(journal):
+        step = by_id[step_id]
+        if step.undo is None:
+            raise ProcedureError(f"Step {step.description!r} cannot be undone automatically.")
+        log(f"Undoing: {step.description}")
+        step.undo(runtime)
+        undone.append(step_id)
+        backup.write_json(JOURNAL, [s for s in journal if s not in undone])
+    return undone
+
+
+def _groups(steps: list[Step], use_transaction: bool) -> list[list[Step]]:
+    """Consecutive atomic steps form one group (one transaction); others stand alone."""
+    groups: list[list[Step]] = []
+    for step in steps:
+        if use_transaction and step.atomic and groups and groups[-1][0].atomic:
+            groups[-1].append(step)
+        else:
+            groups.append([step])
+    return groups
