@@ -35,6 +35,7 @@ def build_parser() -> argparse.ArgumentParser:
     diagnose.add_argument("--no-color", action="store_true", help="Do not colorize the output.")
     diagnose.add_argument("--traceback", action="store_true", help="Show boot tracebacks.")
     add_diagnosis_arguments(diagnose, None)
+    diagnose.set_defaults(subparser=diagnose)
     sub.add_parser("ids", help="Print the table of finding ids (markdown).")
     return parser
 
@@ -47,7 +48,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         print(markdown_table())
         return 0
-    return diagnose(parser, args)
+    return diagnose(args.subparser, args)
 
 
 def diagnose(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
