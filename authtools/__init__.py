@@ -11,10 +11,10 @@ if TYPE_CHECKING:
 
 
 def diagnose(**options: Any) -> Report:
-    """Run every diagnosis probe on the configured project and return the Report.
+    """Diagnose the running project (Django set up) and return the Report.
 
-    Django must be set up (``django.setup()``) unless ``booted=False`` is given,
-    in which case only the probes that work without Django are run.
+    Options: ``database`` (alias, default "default"), ``use_db`` (False: no database
+    access), ``target`` ("app_label.Model": predict a switch of AUTH_USER_MODEL).
     """
     from authtools.diagnosis import run_diagnosis
 
