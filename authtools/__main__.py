@@ -29,7 +29,8 @@ def build_parser() -> argparse.ArgumentParser:
     )
     diagnose.add_argument(
         "--pythonpath",
-        help="A folder to put on sys.path first, e.g. the folder of manage.py (default: the current folder).",
+        help="A folder to put on sys.path first, e.g. the folder of manage.py "
+        "(default: the current folder).",
     )
     diagnose.add_argument("-v", "--verbosity", type=int, choices=[0, 1, 2, 3], default=1)
     diagnose.add_argument("--no-color", action="store_true", help="Do not colorize the output.")

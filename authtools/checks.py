@@ -14,7 +14,9 @@ def check_user_model(app_configs: Any = None, **kwargs: Any) -> list[checks.Chec
 
     level = {"error": checks.Error, "warning": checks.Warning, "info": checks.Info}
     messages: list[checks.CheckMessage] = []
-    for finding in run_probes(Context.create(booted_state(), use_db=False, extra={"system_check": True}), static_only=True):
+    for finding in run_probes(
+        Context.create(booted_state(), use_db=False, extra={"system_check": True}), static_only=True
+    ):
         hint = finding.hint
         if finding.fix_command:
             hint = f"{hint} Fix: {finding.fix_command}"

@@ -9,11 +9,11 @@ from authtools.diagnosis.report import Report
 
 
 class Style(Protocol):
-    def ERROR(self, text: str) -> str: ...  # noqa: N802 - Django's style names
-    def WARNING(self, text: str) -> str: ...  # noqa: N802
-    def NOTICE(self, text: str) -> str: ...  # noqa: N802
-    def SUCCESS(self, text: str) -> str: ...  # noqa: N802
-    def MIGRATE_HEADING(self, text: str) -> str: ...  # noqa: N802
+    def ERROR(self, text: str) -> str: ...
+    def WARNING(self, text: str) -> str: ...
+    def NOTICE(self, text: str) -> str: ...
+    def SUCCESS(self, text: str) -> str: ...
+    def MIGRATE_HEADING(self, text: str) -> str: ...
 
 
 def report_json(report: Report) -> str:
@@ -29,7 +29,9 @@ def report_text(report: Report, style: Style, verbosity: int = 1) -> str:
     paint = {"error": style.ERROR, "warning": style.WARNING, "info": style.NOTICE}
     for f in report.findings:
         lines.append("")
-        lines.append(paint[f.severity](f"{f.severity.upper()} {f.id} [{f.cause}]") + f" {f.message}")
+        lines.append(
+            paint[f.severity](f"{f.severity.upper()} {f.id} [{f.cause}]") + f" {f.message}"
+        )
         if f.location is not None:
             lines.append(f"  at {f.location}")
         if f.hint:
@@ -42,7 +44,9 @@ def report_text(report: Report, style: Style, verbosity: int = 1) -> str:
 
 
 def summary_line(report: Report, style: Style) -> str:
-    counts = {s: sum(f.severity == s for f in report.findings) for s in ("error", "warning", "info")}
+    counts = {
+        s: sum(f.severity == s for f in report.findings) for s in ("error", "warning", "info")
+    }
     if not report.findings:
         return style.SUCCESS("No problems found.")
     text = ", ".join(f"{n} {s}{'' if n == 1 else 's'}" for s, n in counts.items())

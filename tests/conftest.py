@@ -154,7 +154,9 @@ class Project:
         env.update(extra)
         return env
 
-    def run(self, *args: str, input: str | None = None, env: dict[str, str] | None = None) -> Result:
+    def run(
+        self, *args: str, input: str | None = None, env: dict[str, str] | None = None
+    ) -> Result:
         proc = subprocess.run(
             [sys.executable, *args],
             cwd=self.path,

@@ -32,7 +32,9 @@ def test_healthy_project_is_clean_on_every_backend(db_project: Project) -> None:
 
 
 def test_settings_module_that_cannot_be_imported(project: Project) -> None:
-    project.write("testproject/settings.py", project.read("testproject/settings.py") + "DEBUG = (\n")
+    project.write(
+        "testproject/settings.py", project.read("testproject/settings.py") + "DEBUG = (\n"
+    )
     line = len(project.read("testproject/settings.py").splitlines())
     result = project.authtools("diagnose", "--settings", "testproject.settings", "--format", "json")
     assert result.code == 1, str(result)
@@ -65,7 +67,9 @@ def test_boot_failure_no_probe_explains_is_still_reported(project: Project) -> N
         "  hint: Fix the error shown; run with -v 2 for the traceback.\n\n"
         "1 error, 0 warnings, 0 infos.\n"
     )
-    verbose = project.authtools("diagnose", "--settings", "testproject.settings", "--no-db", "-v", "2")
+    verbose = project.authtools(
+        "diagnose", "--settings", "testproject.settings", "--no-db", "-v", "2"
+    )
     assert "Django set-up stopped at 'ready':" in verbose.err
     assert "RuntimeError: shop is not ready" in verbose.err
 
@@ -77,7 +81,9 @@ def test_bad_usage_exits_2(project: Project) -> None:
         "python -m authtools diagnose: error: no settings: pass --settings=mysite.settings "
         "or set DJANGO_SETTINGS_MODULE"
     )
-    bad_alias = project.authtools("diagnose", "--settings", "testproject.settings", "--database", "x")
+    bad_alias = project.authtools(
+        "diagnose", "--settings", "testproject.settings", "--database", "x"
+    )
     assert bad_alias.code == 2
     assert bad_alias.err.splitlines()[-1] == (
         "python -m authtools diagnose: error: --database 'x' is not in DATABASES "

@@ -1,4 +1,4 @@
-"""One advisory lock per database, so two procedures (or a procedure and a migrate) never overlap."""
+"""An advisory lock per database, so that two procedures never run at once on it."""
 
 from __future__ import annotations
 

@@ -77,7 +77,8 @@ def _unexplained_boot_failure(ctx: Context, findings: Iterable[Finding]) -> list
         return [
             catalog.finding(
                 "authtools.E006",
-                f"The settings module {ctx.settings_module!r} cannot be imported: {failure.summary}",
+                f"The settings module {ctx.settings_module!r} cannot be imported: "
+                f"{failure.summary}",
                 "Fix the error in the settings module (the traceback is shown with -v 2).",
                 location=_traceback_location(ctx, failure.traceback),
             )

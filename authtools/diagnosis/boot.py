@@ -84,7 +84,9 @@ def boot(settings_module: str | None = None) -> BootState:
     try:
         apps.populate(settings.INSTALLED_APPS)
     except Exception as exc:  # the project's apps, models or ready() hooks failed
-        phase: Phase = "apps" if not apps.apps_ready else "models" if not apps.models_ready else "ready"
+        phase: Phase = (
+            "apps" if not apps.apps_ready else "models" if not apps.models_ready else "ready"
+        )
         state.failures.append(BootFailure(phase, exc, traceback.format_exc()))
         state.reached = PHASES[PHASES.index(phase) - 1]
         return state

@@ -109,7 +109,7 @@ class Context:
             return str(path)
 
     def is_project_file(self, path: str | Path) -> bool:
-        """True for the project's own code, False for the standard library and installed packages."""
+        """True for the project's own code, False for the stdlib and installed packages."""
         resolved = Path(path).resolve()
         if any(resolved.is_relative_to(p) for p in _library_paths()):
             return False

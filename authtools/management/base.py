@@ -64,8 +64,8 @@ class ProcedureCommand(BaseCommand):
     def backup_root(self, options: dict[str, Any]) -> Path:
         if options.get("backup_dir"):
             return Path(options["backup_dir"])
-        from authtools.diagnosis.context import Context
         from authtools.diagnosis.boot import booted_state
+        from authtools.diagnosis.context import Context
 
         return Context.create(booted_state()).project_root / ".authtools-backups"
 
@@ -108,12 +108,16 @@ class ProcedureCommand(BaseCommand):
         answer = input("Type 'yes' to continue, or 'no' to cancel: ")
         return answer.strip().lower() == "yes"
 
-    def emit(self, plan: Plan, result: RunResult | None, options: dict[str, Any], message: str | None) -> None:
+    def emit(
+        self, plan: Plan, result: RunResult | None, options: dict[str, Any], message: str | None
+    ) -> None:
         if options["format"] == "json":
             document = {
                 "plan": plan.to_dict(),
                 "dry_run": bool(options["dry_run"]),
-                "result": None if result is None else as_jsonable(
+                "result": None
+                if result is None
+                else as_jsonable(
                     {
                         "backup": str(result.backup),
                         "completed": result.completed,

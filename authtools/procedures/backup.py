@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
@@ -38,12 +39,14 @@ class Backup:
         os.chmod(path, 0o700)
         ignore = root / ".gitignore"
         if not ignore.exists():
-            try:
-                ignore.write_text("# authtools backups hold password hashes: never commit them.\n*\n")
-            except OSError:
-                pass
+            with contextlib.suppress(OSError):
+                ignore.write_text(
+                    "# authtools backups hold password hashes: never commit them.\n*\n"
+                )
         backup = cls(path)
-        backup._write_manifest({"procedure": procedure, "created": stamp, "files": [], "documents": []})
+        backup._write_manifest(
+            {"procedure": procedure, "created": stamp, "files": [], "documents": []}
+        )
         return backup
 
     @classmethod

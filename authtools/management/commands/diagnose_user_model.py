@@ -64,7 +64,6 @@ class Command(BaseCommand):
         failing = report.at_least(options["fail_level"])
         if failing:
             raise CommandError(
-                f"{render.plural(len(failing), 'finding')} at or above "
-                f"{options['fail_level']!r}.",
+                f"{render.plural(len(failing), 'finding')} at or above {options['fail_level']!r}.",
                 returncode=1,
             )
