@@ -156,11 +156,15 @@ def resolve_relative(current: str, module: str | None, level: int) -> str | None
 _PARSED: dict[Path, ast.Module | None] = {}
 
 
-def parse_file(path: Path) -> ast.Module | None:
-    """Parse a Python file once per process; None when it cannot be read or parsed."""
+def parse_file(path: Path, source: str | bytes | None = None) -> ast.Module | None:
+    """Parse a Python file once per process; None when it cannot be read or parsed.
+
+    ``source`` is the file's text when the caller has already read it (not read again).
+    """
     if path not in _PARSED:
         try:
-            _PARSED[path] = ast.parse(path.read_bytes(), filename=str(path))
+            text = path.read_bytes() if source is None else source
+            _PARSED[path] = ast.parse(text, filename=str(path))
         except (OSError, SyntaxError, ValueError):
             _PARSED[path] = None
     return _PARSED[path]
