@@ -8,6 +8,7 @@ Each public function costs one query, whatever the number of tables.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -134,6 +135,48 @@ def primary_key(connection: Any, table: str) -> tuple[str, str] | None:
         cursor.execute(sql, [param])
         row = cursor.fetchone()
     return (row[0], row[1]) if row else None
+
+
+# --- column types ---------------------------------------------------------------------------
+
+_PG_COLUMN_TYPES = """
+SELECT c.relname, a.attname, format_type(a.atttypid, a.atttypmod)
+FROM pg_attribute a
+JOIN pg_class c ON c.oid = a.attrelid
+WHERE c.relname = ANY(%s) AND c.relkind IN ('r', 'p') AND a.attnum > 0
+  AND NOT a.attisdropped AND pg_catalog.pg_table_is_visible(c.oid)
+"""
+
+_MYSQL_COLUMN_TYPES = """
+SELECT TABLE_NAME, COLUMN_NAME, COLUMN_TYPE FROM information_schema.COLUMNS
+WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME IN ({placeholders})
+"""
+
+_SQLITE_COLUMN_TYPES = """
+SELECT m.name, c.name, c.type FROM sqlite_master m JOIN pragma_table_info(m.name) c
+WHERE m.type = 'table' AND m.name IN ({placeholders})
+"""
+
+
+def column_types(connection: Any, tables: Iterable[str]) -> dict[tuple[str, str], str]:
+    """{(table, column): column type} for every column of the given tables that exist, in one
+    query. Foreign key columns without a constraint (MySQL/MariaDB refuse to create one between
+    columns of different types) are found here and not by ``foreign_keys()``."""
+    names = sorted(set(tables))
+    if not names:
+        return {}
+    vendor = connection.vendor
+    params: list[Any]
+    if vendor == "postgresql":
+        sql, params = _PG_COLUMN_TYPES, [names]
+    elif vendor in ("mysql", "sqlite"):
+        template = _MYSQL_COLUMN_TYPES if vendor == "mysql" else _SQLITE_COLUMN_TYPES
+        sql, params = template.format(placeholders=", ".join(["%s"] * len(names))), names
+    else:
+        raise NotImplementedError(f"no catalog reader for the {vendor!r} backend")
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return {(table, column): type_ or "" for table, column, type_ in cursor.fetchall()}
 
 
 # --- comparing types ------------------------------------------------------------------------
