@@ -1,0 +1,363 @@
+"""The setting probe: AUTH_USER_MODEL unset, malformed, padded, or naming the wrong app or model.
+
+Most of these mistakes stop ``django.setup()`` (auth's ready() calls get_user_model(); admin's
+LogEntry builds a ForeignKey to the setting), so manage.py itself crashes and the diagnosis runs
+through ``python -m authtools diagnose``. Each test shows which entry point works.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import django
+import pytest
+
+import authtools
+from authtools.diagnosis.catalog import CATALOG
+from tests.conftest import Project, Result
+
+SETTINGS = "testproject/settings.py"
+
+
+def finding(
+    id: str, message: str, hint: str, file: str | None = None, line: int | None = None
+) -> dict[str, Any]:
+    """A finding as the JSON report writes it."""
+    spec = CATALOG[id]
+    return {
+        "id": id,
+        "severity": spec.severity,
+        "cause": spec.cause,
+        "message": message,
+        "hint": hint,
+        "location": None if file is None else {"file": file, "line": line},
+        "fix_command": None,
+    }
+
+
+def document(auth_user_model: str | None, findings: list[dict[str, Any]]) -> dict[str, Any]:
+    return {
+        "authtools_version": authtools.__version__,
+        "django_version": django.get_version(),
+        "auth_user_model": auth_user_model,
+        "findings": findings,
+    }
+
+
+def header(value: str) -> str:
+    versions = f"(Django {django.get_version()}, authtools {authtools.__version__})"
+    return f"AUTH_USER_MODEL = {value!r} {versions}"
+
+
+def ours(result: Result) -> list[dict[str, Any]]:
+    """The setting and model findings of a JSON report, after checking that no probe left the
+    boot failure unexplained (E007). Other probes may report consequences (e.g. E201 for
+    admin.models failing to import because of the setting): their own tests cover them."""
+    document = result.json()
+    assert "authtools.E007" not in [f["id"] for f in document["findings"]], str(result)
+    return [f for f in document["findings"] if f["cause"] in ("setting", "model")]
+
+
+def diagnose_m(project: Project, *args: str) -> Result:
+    """``python -m authtools diagnose`` on the project, JSON, no database."""
+    return project.authtools(
+        "diagnose", "--settings", "testproject.settings", "--no-db", "--format", "json", *args
+    )
+
+
+def assert_manage_crashes(project: Project, message: str) -> None:
+    """manage.py cannot even start: Django's own error, as a traceback."""
+    result = project.manage("diagnose_user_model", "--no-db")
+    assert result.code == 1, str(result)
+    assert result.out == ""
+    assert result.err.startswith("Traceback (most recent call last):"), str(result)
+    assert result.err.rstrip().endswith(message), str(result)
+
+
+# --- AUTH_USER_MODEL not set --------------------------------------------------------------------
+
+
+def test_unset_with_a_custom_user_model(project: Project) -> None:
+    project.remove_setting("AUTH_USER_MODEL")
+    e001 = finding(
+        "authtools.E001",
+        "accounts.User is a concrete user model but AUTH_USER_MODEL is not set, so Django "
+        "uses auth.User; both get the groups/user_permissions reverse accessors "
+        "(fields.E304 clashes).",
+        "Add `AUTH_USER_MODEL = 'accounts.User'` to testproject/settings.py before the first "
+        "migrate; if auth.User's table already holds users, move them with "
+        "`manage.py swap_user_model` instead of by hand.",
+        "accounts/models.py",
+        project.line_of("accounts/models.py", "class User("),
+    )
+
+    # The real symptom: Django's reverse-accessor clashes, and our finding beside them.
+    check = project.manage("check")
+    assert check.code == 1, str(check)
+    clashes = [line for line in check.err.splitlines() if "(fields.E304)" in line]
+    assert [line.split(":")[0] for line in clashes] == [
+        "accounts.User.groups",
+        "accounts.User.user_permissions",
+        "auth.User.groups",
+        "auth.User.user_permissions",
+    ]
+    assert f"?: (authtools.E001) {e001['message']} (accounts/models.py:4)" in check.err
+
+    # manage.py starts: the command reports it, as the whole JSON document.
+    result = project.manage("diagnose_user_model", "--no-db", "--format", "json")
+    assert result.code == 1, str(result)
+    assert result.json() == document("auth.User", [e001])
+    assert result.err == "CommandError: 1 finding at or above 'error'.\n"
+
+
+# --- malformed values ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("source", "reported", "message", "crash"),
+    [
+        (
+            "'accounts'",
+            "accounts",
+            "AUTH_USER_MODEL = 'accounts' is not of the form 'app_label.ModelName' "
+            "(it has no dot).",
+            "ImproperlyConfigured: AUTH_USER_MODEL must be of the form 'app_label.model_name'",
+        ),
+        (
+            "'project.accounts.User'",
+            "project.accounts.User",
+            "AUTH_USER_MODEL = 'project.accounts.User' is not of the form "
+            "'app_label.ModelName' (a module path is not an app label).",
+            "ValueError: Invalid model reference 'project.accounts.User'. String model "
+            "references must be of the form 'app_label.ModelName'.",
+        ),
+        (
+            "'accounts.models.User'",
+            "accounts.models.User",
+            "AUTH_USER_MODEL = 'accounts.models.User' is not of the form "
+            "'app_label.ModelName' (a module path is not an app label).",
+            "ValueError: Invalid model reference 'accounts.models.User'. String model "
+            "references must be of the form 'app_label.ModelName'.",
+        ),
+        (
+            "('accounts', 'User')",
+            "('accounts', 'User')",
+            "AUTH_USER_MODEL is ('accounts', 'User') (tuple), not a string "
+            "'app_label.ModelName'; admin's LogEntry and every ForeignKey to it fail.",
+            "TypeError: ForeignKey(('accounts', 'User')) is invalid. First parameter to "
+            "ForeignKey must be either a model, a model name, or the string 'self'",
+        ),
+        (
+            "None",
+            None,
+            "AUTH_USER_MODEL is None (NoneType), not a string 'app_label.ModelName'; admin's "
+            "LogEntry and every ForeignKey to it fail.",
+            "TypeError: ForeignKey(None) is invalid. First parameter to ForeignKey must be "
+            "either a model, a model name, or the string 'self'",
+        ),
+    ],
+)
+def test_malformed(
+    project: Project, source: str, reported: str | None, message: str, crash: str
+) -> None:
+    line = project.set_setting("AUTH_USER_MODEL", source)
+    assert_manage_crashes(project, crash)
+    result = diagnose_m(project)
+    assert result.code == 1, str(result)
+    expected = finding(
+        "authtools.E002", message, "Write `AUTH_USER_MODEL = 'accounts.User'`.", SETTINGS, line
+    )
+    assert result.json()["auth_user_model"] == reported
+    assert ours(result) == [expected]
+
+
+def test_stray_whitespace(project: Project) -> None:
+    line = project.set_setting("AUTH_USER_MODEL", "' accounts.User'")
+    assert_manage_crashes(
+        project,
+        "ImproperlyConfigured: AUTH_USER_MODEL refers to model ' accounts.User' that has not "
+        "been installed",
+    )
+    result = diagnose_m(project)
+    assert result.code == 1, str(result)
+    assert ours(result) == [
+        finding(
+            "authtools.E003",
+            "AUTH_USER_MODEL = ' accounts.User' has stray whitespace: Django looks the value "
+            "up as it is and finds no such model.",
+            "Write `AUTH_USER_MODEL = 'accounts.User'`.",
+            SETTINGS,
+            line,
+        )
+    ]
+
+
+# --- typos ----------------------------------------------------------------------------------------
+
+
+def test_app_label_typo_text_output(project: Project) -> None:
+    line = project.set_setting("AUTH_USER_MODEL", "'acounts.User'")
+    assert_manage_crashes(
+        project,
+        "ImproperlyConfigured: AUTH_USER_MODEL refers to model 'acounts.User' that has not "
+        "been installed",
+    )
+    result = project.authtools("diagnose", "--settings", "testproject.settings", "--no-color")
+    assert result.code == 1, str(result)
+    assert result.out == "\n".join(
+        [
+            header("acounts.User"),
+            "",
+            "ERROR authtools.E004 [setting] AUTH_USER_MODEL = 'acounts.User' names app label "
+            "'acounts', which is not installed (installed labels: accounts, admin, auth, "
+            "authtools, contenttypes, django_extensions, messages, profiles, sessions, shop).",
+            f"  at testproject/settings.py:{line}",
+            "  hint: Write `AUTH_USER_MODEL = 'accounts.User'`.",
+            "",
+            "1 error, 0 warnings, 0 infos.",
+            "",
+        ]
+    )
+    assert result.err == ""
+
+
+def test_model_name_typo(project: Project) -> None:
+    line = project.set_setting("AUTH_USER_MODEL", "'accounts.Usr'")
+    result = diagnose_m(project)
+    assert result.code == 1, str(result)
+    assert ours(result) == [
+        finding(
+            "authtools.E005",
+            "AUTH_USER_MODEL = 'accounts.Usr' names model 'Usr', which app 'accounts' does "
+            "not have (its models: User).",
+            "Write `AUTH_USER_MODEL = 'accounts.User'`.",
+            SETTINGS,
+            line,
+        )
+    ]
+
+
+def test_model_named_differently(project: Project) -> None:
+    """The setting says User, the class is Account: the app's one user model is suggested."""
+    project.write(
+        "accounts/models.py",
+        "from django.contrib.auth.models import AbstractUser\n\n\n"
+        "class Account(AbstractUser):\n    pass\n",
+    )
+    project.write("accounts/admin.py", "")
+    line = project.setting_line("AUTH_USER_MODEL")
+    result = diagnose_m(project)
+    assert result.code == 1, str(result)
+    assert ours(result) == [
+        finding(
+            "authtools.E005",
+            "AUTH_USER_MODEL = 'accounts.User' names model 'User', which app 'accounts' does "
+            "not have (its models: Account).",
+            "Write `AUTH_USER_MODEL = 'accounts.Account'`.",
+            SETTINGS,
+            line,
+        )
+    ]
+
+
+def test_lower_case_model_name_is_valid(project: Project) -> None:
+    project.set_setting("AUTH_USER_MODEL", "'accounts.user'")
+    result = project.manage("diagnose_user_model", "--no-db", "--fail-level", "warning")
+    assert result.code == 0, str(result)
+    assert result.out == f"{header('accounts.user')}\n\nNo problems found.\n"
+
+
+# --- AppConfig.label differs from the module path -----------------------------------------------
+
+
+def move_accounts_under_apps(project: Project) -> None:
+    """accounts/ becomes apps/accounts/ (module 'apps.accounts'), keeping the label 'accounts'."""
+    (project.path / "apps").mkdir()
+    (project.path / "accounts").rename(project.path / "apps" / "accounts")
+    project.write("apps/__init__.py", "")
+    project.write(
+        "apps/accounts/apps.py",
+        "from django.apps import AppConfig\n\n\n"
+        "class AccountsConfig(AppConfig):\n"
+        '    name = "apps.accounts"\n'
+        '    label = "accounts"\n'
+        '    default_auto_field = "django.db.models.AutoField"\n',
+    )
+    project.write(
+        "apps/accounts/admin.py",
+        "from django.contrib import admin\nfrom django.contrib.auth.admin import UserAdmin\n\n"
+        "from apps.accounts.models import User\n\nadmin.site.register(User, UserAdmin)\n",
+    )
+    settings = project.settings_file.read_text().replace('"accounts",\n', '"apps.accounts",\n')
+    project.settings_file.write_text(settings)
+
+
+def test_label_differs_from_module_path(project: Project) -> None:
+    move_accounts_under_apps(project)
+    healthy = project.manage("diagnose_user_model", "--no-db", "--fail-level", "warning")
+    assert healthy.code == 0, str(healthy)
+    assert healthy.out == f"{header('accounts.User')}\n\nNo problems found.\n"
+
+    # The module path instead of the label: Django refuses it before any command runs.
+    line = project.set_setting("AUTH_USER_MODEL", "'apps.accounts.User'")
+    result = diagnose_m(project)
+    assert result.code == 1, str(result)
+    assert ours(result) == [
+        finding(
+            "authtools.E002",
+            "AUTH_USER_MODEL = 'apps.accounts.User' is not of the form 'app_label.ModelName' "
+            "(a module path is not an app label).",
+            "Write `AUTH_USER_MODEL = 'accounts.User'`.",
+            SETTINGS,
+            line,
+        )
+    ]
+
+
+def test_custom_label(project: Project) -> None:
+    """Module 'accounts', AppConfig.label 'members': the setting must say 'members.User'."""
+    apps_py = project.read("accounts/apps.py").replace(
+        '    name = "accounts"\n', '    name = "accounts"\n    label = "members"\n'
+    )
+    project.write("accounts/apps.py", apps_py)
+    line = project.set_setting("AUTH_USER_MODEL", "'members.User'")
+    healthy = project.manage("diagnose_user_model", "--no-db", "--fail-level", "warning")
+    assert healthy.code == 0, str(healthy)
+    assert healthy.out == f"{header('members.User')}\n\nNo problems found.\n"
+
+    project.set_setting("AUTH_USER_MODEL", "'accounts.User'")
+    assert_manage_crashes(
+        project,
+        "ImproperlyConfigured: AUTH_USER_MODEL refers to model 'accounts.User' that has not "
+        "been installed",
+    )
+    result = diagnose_m(project)
+    assert result.code == 1, str(result)
+    assert ours(result) == [
+        finding(
+            "authtools.E004",
+            "AUTH_USER_MODEL = 'accounts.User' names app label 'accounts', which is not "
+            "installed: 'accounts' is the module path of the app whose label is 'members' "
+            "(AppConfig.label), and the setting takes the label.",
+            "Write `AUTH_USER_MODEL = 'members.User'`.",
+            SETTINGS,
+            line,
+        )
+    ]
+
+
+# --- healthy: Django's default user model ---------------------------------------------------------
+
+
+def test_default_auth_user_is_clean(project: Project) -> None:
+    """No AUTH_USER_MODEL and no custom user model: nothing to report, on both entry points."""
+    project.remove_setting("AUTH_USER_MODEL")
+    project.remove("accounts")
+    settings = project.settings_file.read_text().replace('    "accounts",\n', "")
+    project.settings_file.write_text(settings)
+    result = project.manage("diagnose_user_model", "--no-db", "--fail-level", "warning")
+    assert result.code == 0, str(result)
+    assert result.out == f"{header('auth.User')}\n\nNo problems found.\n"
+    result = diagnose_m(project, "--fail-level", "warning")
+    assert result.code == 0, str(result)
+    assert result.json() == document("auth.User", [])
