@@ -105,68 +105,83 @@ def swapped_models() -> dict[str, str]:
 # --- what references content types and permissions ------------------------------------------
 @dataclass(frozen=True)
 class Reference:
-    """A concrete ForeignKey to ContentType or Permission, in one installed model's table."""
+    """A column that points at django_content_type or auth_permission.
 
-    model: Any
-    field: Any
+    Found on installed models (their concrete ForeignKeys) and in the database catalog (tables
+    no model describes any more, like the swapped-out auth_user_user_permissions). ``link``
+    tables (many-to-many rows) are merged without duplicates; other rows are updated.
+    """
 
-    @property
-    def name(self) -> str:
-        return f"{self.model._meta.label_lower}.{self.field.name}"
-
-    @property
-    def label(self) -> str:
-        return str(self.model._meta.label_lower)
-
-    @property
-    def attname(self) -> str:
-        return str(self.field.attname)
+    table: str
+    column: str
+    pk: str | None
+    others: tuple[str, ...]  # the other columns, primary key excluded
+    link: bool
+    name: str  # 'admin.logentry.content_type', or 'table.column' without a model
 
     @property
-    def is_through(self) -> bool:
-        """An auto-created many-to-many table: moving a row may duplicate one, so merge."""
-        return bool(self.model._meta.auto_created)
-
-    def other_columns(self) -> list[str]:
-        return [
-            f.attname
-            for f in self.model._meta.concrete_fields
-            if not f.primary_key and f.attname != self.attname
-        ]
-
-    def manager(self, using: str) -> Any:
-        return self.model._base_manager.using(using)
+    def columns(self) -> tuple[str, ...]:
+        return ((self.pk,) if self.pk else ()) + (self.column, *self.others)
 
 
 def references_to(target: Any, using: str) -> list[Reference]:
-    """Every ForeignKey to TARGET in a model whose table exists in USING (one query)."""
+    """Every column pointing at TARGET's table in USING: installed models' ForeignKeys and the
+    catalog's foreign key constraints (a fixed number of queries)."""
     from django.apps import apps
     from django.db import connections, router
 
-    tables = set(connections[using].introspection.table_names())
-    found = []
+    from authtools.db import catalog
+
+    connection = connections[using]
+    tables = set(connection.introspection.table_names())
+    found: dict[tuple[str, str], Reference] = {}
     for model in apps.get_models(include_auto_created=True):
         opts = model._meta
-        if opts.swapped or opts.proxy or not opts.managed and opts.db_table not in tables:
+        if opts.swapped or opts.proxy or opts.db_table not in tables:
             continue
-        if opts.db_table not in tables or not router.allow_migrate_model(using, model):
+        if not router.allow_migrate_model(using, model):
             continue
         for f in opts.concrete_fields:
             if f.is_relation and f.many_to_one and f.related_model is target:
-                found.append(Reference(model, f))
-    return found
+                others = tuple(
+                    c.column for c in opts.concrete_fields if not c.primary_key and c is not f
+                )
+                found[(opts.db_table, f.column)] = Reference(
+                    opts.db_table,
+                    f.column,
+                    opts.pk.column,
+                    others,
+                    bool(opts.auto_created),
+                    f"{opts.label_lower}.{f.name}",
+                )
+    raw = [
+        fk
+        for fk in catalog.foreign_keys(connection, referencing=target._meta.db_table)
+        if (fk.table, fk.column) not in found and fk.table != target._meta.db_table
+    ]
+    if raw:
+        types = catalog.column_types(connection, {fk.table for fk in raw})
+        for fk in raw:
+            key = catalog.primary_key(connection, fk.table)
+            pk = key[0] if key else None
+            others = tuple(
+                sorted(c for (t, c) in types if t == fk.table and c not in (pk, fk.column))
+            )
+            found[(fk.table, fk.column)] = Reference(
+                fk.table, fk.column, pk, others, len(others) == 1, f"{fk.table}.{fk.column}"
+            )
+    return sorted(found.values(), key=lambda r: (r.table, r.column))
 
 
 def contenttype_references(using: str) -> list[Reference]:
-    """ForeignKeys to ContentType, except Permission's own (handled by codename)."""
+    """Columns pointing at django_content_type, except auth_permission's (moved by codename)."""
     from django.contrib.contenttypes.models import ContentType
 
-    refs = references_to(ContentType, using)
-    if _auth_installed():
-        from django.contrib.auth.models import Permission
-
-        refs = [r for r in refs if r.model is not Permission]
-    return refs
+    return [
+        r
+        for r in references_to(ContentType, using)
+        if not (_auth_installed() and r.table == _permission_table())
+    ]
 
 
 def permission_references(using: str) -> list[Reference]:
@@ -177,25 +192,124 @@ def permission_references(using: str) -> list[Reference]:
     return references_to(Permission, using)
 
 
+def _permission_table() -> str:
+    from django.contrib.auth.models import Permission
+
+    return str(Permission._meta.db_table)
+
+
 def _batches(items: Sequence[Any], size: int = BATCH) -> Iterator[Sequence[Any]]:
     for start in range(0, len(items), size):
         yield items[start : start + size]
 
 
+def _q(using: str, name: str) -> str:
+    from django.db import connections
+
+    return str(connections[using].ops.quote_name(name))
+
+
+def _marks(n: int) -> str:
+    return ", ".join(["%s"] * n)
+
+
+def _execute(using: str, sql: str, params: Sequence[Any] = ()) -> Any:
+    from django.db import connections
+
+    with connections[using].cursor() as cursor:
+        cursor.execute(sql, list(params))
+        if cursor.description:
+            return [tuple(row) for row in cursor.fetchall()]
+        return cursor.rowcount
+
+
 def count_by(ref: Reference, using: str, ids: Iterable[int]) -> Counter[int]:
     """How many rows of REF point at each of IDS (one query per batch)."""
-    from django.db.models import Count
-
     counts: Counter[int] = Counter()
+    col, table = _q(using, ref.column), _q(using, ref.table)
     for chunk in _batches(sorted(set(ids))):
-        rows = (
-            ref.manager(using)
-            .filter(**{f"{ref.attname}__in": chunk})
-            .values_list(ref.attname)
-            .annotate(n=Count("pk"))
-            .order_by()
+        rows = _execute(
+            using,
+            f"SELECT {col}, COUNT(*) FROM {table} WHERE {col} IN ({_marks(len(chunk))}) "
+            f"GROUP BY {col}",
+            chunk,
         )
         counts.update({key: n for key, n in rows})
+    return counts
+
+
+def rows_of(using: str, table: str, columns: Sequence[str], where: str, ids: Sequence[Any]) -> list[list[Any]]:
+    """SELECT COLUMNS FROM TABLE WHERE WHERE IN (IDS), batched."""
+    cols = ", ".join(_q(using, c) for c in columns)
+    out: list[list[Any]] = []
+    for chunk in _batches(sorted(set(ids))):
+        out.extend(
+            list(row)
+            for row in _execute(
+                using,
+                f"SELECT {cols} FROM {_q(using, table)} WHERE {_q(using, where)} "
+                f"IN ({_marks(len(chunk))})",
+                chunk,
+            )
+        )
+    return out
+
+
+def delete_where(using: str, table: str, column: str, ids: Iterable[Any]) -> int:
+    deleted = 0
+    for chunk in _batches(sorted(set(ids))):
+        deleted += _execute(
+            using,
+            f"DELETE FROM {_q(using, table)} WHERE {_q(using, column)} IN ({_marks(len(chunk))})",
+            chunk,
+        )
+    return deleted
+
+
+def case_update(using: str, table: str, column: str, mapping: dict[Any, Any], key: str | None = None) -> int:
+    """UPDATE TABLE SET COLUMN = CASE KEY WHEN k THEN v ... END WHERE KEY IN (ks); batched.
+
+    KEY defaults to COLUMN (repoint references); pass the primary key to set per-row values.
+    """
+    key = key or column
+    changed = 0
+    for chunk in _batches(sorted(mapping.items())):
+        whens = " ".join(f"WHEN %s THEN %s" for _ in chunk)
+        params: list[Any] = [x for pair in chunk for x in pair]
+        params.extend(k for k, _ in chunk)
+        changed += _execute(
+            using,
+            f"UPDATE {_q(using, table)} SET {_q(using, column)} = CASE {_q(using, key)} {whens} "
+            f"END WHERE {_q(using, key)} IN ({_marks(len(chunk))})",
+            params,
+        )
+    return changed
+
+
+def move_references(ref: Reference, using: str, mapping: dict[int, int]) -> Counter[int]:
+    """Point REF's rows at mapping[old] instead of old; how many rows each old id had.
+
+    Link tables lose the rows that would duplicate one the new id already has (the user keeps
+    the permission through the twin); every other row is updated.
+    """
+    if not mapping:
+        return Counter()
+    counts = count_by(ref, using, mapping)
+    if ref.link and ref.pk:
+        rows = rows_of(
+            using, ref.table, [ref.pk, ref.column, *ref.others], ref.column,
+            [*mapping, *mapping.values()],
+        )
+        present = {(row[1], tuple(row[2:])) for row in rows if row[1] not in mapping}
+        duplicates = []
+        for pk, value, *others in rows:
+            if value in mapping:
+                target = (mapping[value], tuple(others))
+                if target in present:
+                    duplicates.append(pk)
+                present.add(target)
+        delete_where(using, ref.table, ref.pk, duplicates)
+    case_update(using, ref.table, ref.column, mapping)
     return counts
 
 
@@ -375,63 +489,6 @@ def _verbose_name(label: str) -> str | None:
         return None
 
 
-def _case_update(ref: Reference, using: str, mapping: dict[int, int]) -> int:
-    """UPDATE ref SET col = CASE col WHEN old THEN new ... WHERE col IN (olds); batched."""
-    from django.db.models import Case, Value, When
-
-    changed = 0
-    items = sorted(mapping.items())
-    for chunk in _batches(items):
-        whens = [When(**{ref.attname: old}, then=Value(new)) for old, new in chunk]
-        changed += (
-            ref.manager(using)
-            .filter(**{f"{ref.attname}__in": [old for old, _ in chunk]})
-            .update(**{ref.attname: Case(*whens, output_field=ref.field.target_field.__class__())})
-        )
-    return changed
-
-
-def _merge_through(ref: Reference, using: str, mapping: dict[int, int]) -> Counter[int]:
-    """Move rows of a many-to-many table from old ids to new ids without duplicates.
-
-    Returns how many rows each old id had. Three queries per batch: read, insert, delete.
-    """
-    counts: Counter[int] = Counter()
-    others = ref.other_columns()
-    olds = sorted(mapping)
-    for chunk in _batches(olds):
-        rows = list(
-            ref.manager(using)
-            .filter(**{f"{ref.attname}__in": [*chunk, *(mapping[o] for o in chunk)]})
-            .values_list(ref.attname, *others)
-        )
-        present = {(row[0], row[1:]) for row in rows}
-        new_rows = []
-        for row in rows:
-            target = mapping.get(row[0])
-            if target is None or row[0] not in chunk:
-                continue
-            counts[row[0]] += 1
-            if (target, row[1:]) not in present:
-                present.add((target, row[1:]))
-                new_rows.append(ref.model(**{ref.attname: target, **dict(zip(others, row[1:]))}))
-        if new_rows:
-            ref.manager(using).bulk_create(new_rows, batch_size=BATCH)
-        ref.manager(using).filter(**{f"{ref.attname}__in": chunk}).delete()
-    return counts
-
-
-def _move_references(ref: Reference, using: str, mapping: dict[int, int]) -> Counter[int]:
-    """Point REF's rows at mapping[old] instead of old; per-old-id counts."""
-    if not mapping:
-        return Counter()
-    if ref.is_through:
-        return _merge_through(ref, using, mapping)
-    counts = count_by(ref, using, mapping)
-    _case_update(ref, using, mapping)
-    return counts
-
-
 def apply_remaps(using: str, pairs: Sequence[tuple[str, str]]) -> dict[str, RemapCounts]:
     """Move each OLD content type to NEW (labels, lower case); {old: counts}.
 
@@ -493,27 +550,24 @@ def apply_remaps(using: str, pairs: Sequence[tuple[str, str]]) -> dict[str, Rema
                     )
                     result[old].permissions += 1
         for ref in permission_references(using):
-            for perm_id, n in _move_references(ref, using, twins).items():
+            for perm_id, n in move_references(ref, using, twins).items():
                 result[twin_owner[perm_id]].assignments += n
-        if twins:
-            for chunk in _batches(sorted(twins)):
-                Permission.objects.using(using).filter(pk__in=chunk).delete()
+        delete_where(using, _permission_table(), "id", twins)
         if moved:
             Permission.objects.using(using).bulk_update(
                 moved, ["content_type_id", "codename", "name"], batch_size=BATCH
             )
     # 3. Every other ForeignKey to ContentType: admin log entries, generic relations.
     for ref in contenttype_references(using):
-        for old_id, n in _move_references(ref, using, merge).items():
+        for old_id, n in move_references(ref, using, merge).items():
             counts = result[label_of[old_id][0]]
-            if ref.label == "admin.logentry":
+            if ref.name == "admin.logentry.content_type":
                 counts.log_entries += n
             else:
                 counts.references[ref.name] = counts.references.get(ref.name, 0) + n
     # 4. The merged old rows are empty now.
     if merge:
-        for chunk in _batches(sorted(merge)):
-            ContentType.objects.using(using).filter(pk__in=chunk).delete()
+        delete_where(using, ContentType._meta.db_table, ContentType._meta.pk.column, merge)
         for old_id in merge:
             result[label_of[old_id][0]].merged = 1
     return result
