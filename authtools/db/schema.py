@@ -1,0 +1,257 @@
+"""Backend-specific DDL the schema editor does not offer: renames of indexes, constraints and
+sequences, sequence resets, and the existence checks that make each rename safe to repeat.
+
+Every function returns SQL (to show in a plan before anything runs) or reads the catalog; one
+function per backend difference. Identifiers always go through ``connection.ops.quote_name``.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import asdict, dataclass
+from typing import Any, Literal
+
+ObjectKind = Literal["table", "column", "index", "constraint", "sequence"]
+
+_INTEGER_WIDTHS = (
+    (re.compile(r"^(bigint|int8|bigserial|serial8|bigint\(\d+\))"), 64),
+    (re.compile(r"^(smallint|int2|smallserial|serial2|smallint\(\d+\))"), 16),
+    (re.compile(r"^(integer|int|int4|serial|serial4|int\(\d+\)|mediumint)\b"), 32),
+)
+
+
+def integer_width(type_name: str) -> int | None:
+    """32 for 'integer', 'int(11)', 'int4', 'serial'; 64 for 'bigint', 'int8'; None otherwise."""
+    name = type_name.lower().strip()
+    for pattern, width in _INTEGER_WIDTHS:
+        if pattern.match(name):
+            return width
+    return None
+
+
+def same_key_type(vendor: str, a: str, b: str) -> bool:
+    """Whether two column types hold the same keys (SQLite: every integer is 64-bit)."""
+    if vendor == "sqlite":
+        return ("INT" in a.upper()) == ("INT" in b.upper())
+    wa, wb = integer_width(a), integer_width(b)
+    if wa is not None or wb is not None:
+        unsigned = ("unsigned" in a.lower()) == ("unsigned" in b.lower())
+        return wa == wb and unsigned
+    return a.lower().strip() == b.lower().strip()
+
+
+@dataclass(frozen=True)
+class Rename:
+    """Rename one database object. ``table`` is the table it belongs to at the time it runs."""
+
+    kind: ObjectKind
+    table: str
+    old: str
+    new: str
+    # SQLite cannot rename an index: it is dropped and created again with these columns.
+    columns: tuple[str, ...] = ()
+    unique: bool = False
+
+    def reverse(self, table: str | None = None) -> Rename:
+        return Rename(self.kind, table or self.table, self.new, self.old, self.columns, self.unique)
+
+    def as_dict(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["columns"] = list(self.columns)
+        return data
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Rename:
+        return cls(**{**data, "columns": tuple(data.get("columns", ()))})
+
+    def describe(self) -> str:
+        if self.kind == "table":
+            return f"table {self.old!r} to {self.new!r}"
+        return f"{self.kind} {self.old!r} of {self.table!r} to {self.new!r}"
+
+
+def rename_sql(connection: Any, rename: Rename) -> list[str]:
+    """The statements that perform RENAME on this backend."""
+    q = connection.ops.quote_name
+    vendor = connection.vendor
+    if rename.kind == "table":
+        with connection.schema_editor(collect_sql=True, atomic=False) as editor:
+            return [
+                editor.sql_rename_table
+                % {"old_table": q(rename.old), "new_table": q(rename.new)}
+            ]
+    if rename.kind == "column":
+        return [
+            f"ALTER TABLE {q(rename.table)} RENAME COLUMN {q(rename.old)} TO {q(rename.new)}"
+        ]
+    if rename.kind == "sequence":
+        return [f"ALTER SEQUENCE {q(rename.old)} RENAME TO {q(rename.new)}"]
+    if rename.kind == "constraint":
+        if vendor != "postgresql":
+            raise NotImplementedError(f"renaming a constraint on {vendor}")
+        return [
+            f"ALTER TABLE {q(rename.table)} RENAME CONSTRAINT {q(rename.old)} TO {q(rename.new)}"
+        ]
+    # index
+    if vendor == "postgresql":
+        return [f"ALTER INDEX {q(rename.old)} RENAME TO {q(rename.new)}"]
+    if vendor == "mysql":
+        return [f"ALTER TABLE {q(rename.table)} RENAME INDEX {q(rename.old)} TO {q(rename.new)}"]
+    columns = ", ".join(q(c) for c in rename.columns)
+    unique = "UNIQUE " if rename.unique else ""
+    return [
+        f"DROP INDEX {q(rename.old)}",
+        f"CREATE {unique}INDEX {q(rename.new)} ON {q(rename.table)} ({columns})",
+    ]
+
+
+def exists(connection: Any, kind: ObjectKind, name: str, table: str) -> bool:
+    """Whether the object is there now (so a rename can be repeated after an interruption)."""
+    with connection.cursor() as cursor:
+        introspection = connection.introspection
+        if kind == "table":
+            return name in introspection.table_names(cursor)
+        if table not in introspection.table_names(cursor):
+            return False
+        if kind == "column":
+            return any(c.name == name for c in introspection.get_table_description(cursor, table))
+        if kind == "sequence":
+            cursor.execute("SELECT to_regclass(%s) IS NOT NULL", [connection.ops.quote_name(name)])
+            return bool(cursor.fetchone()[0])
+        return name in introspection.get_constraints(cursor, table)
+
+
+# --- the names Django gives ------------------------------------------------------------------
+
+
+def django_renames(
+    connection: Any,
+    table: str,
+    new_table: str,
+    columns: dict[str, str],
+    ref_tables: dict[str, str],
+    *,
+    only_foreign_keys_to: str | None = None,
+) -> list[Rename]:
+    """Indexes, constraints and sequences of TABLE named the way Django (or the backend) names
+    them for TABLE, renamed to what they would be called for NEW_TABLE, with COLUMNS renamed
+    (old -> new) and foreign keys to a table in REF_TABLES pointing at its new name.
+
+    Names Django did not generate are left alone. ``only_foreign_keys_to`` limits the result to
+    the foreign keys pointing at that table (for tables that are not renamed themselves).
+    Renames are returned against NEW_TABLE (they run after the table rename).
+    """
+    vendor = connection.vendor
+    editor = connection.schema_editor()
+    with connection.cursor() as cursor:
+        constraints = connection.introspection.get_constraints(cursor, table)
+    renames: list[Rename] = []
+    for name, info in sorted(constraints.items()):
+        cols = list(info.get("columns") or [])
+        new_cols = [columns.get(c, c) for c in cols]
+        fk = info.get("foreign_key")
+        candidates: list[tuple[str, str, ObjectKind]] = []
+        if fk:
+            ref_table, ref_column = fk
+            if only_foreign_keys_to is not None and ref_table != only_foreign_keys_to:
+                continue
+            if vendor != "postgresql":
+                continue  # MySQL cannot rename a foreign key; SQLite's have no names
+            new_ref = ref_tables.get(ref_table, ref_table)
+            candidates.append(
+                (
+                    editor._create_index_name(table, cols, suffix=f"_fk_{ref_table}_{ref_column}"),
+                    editor._create_index_name(
+                        new_table, new_cols, suffix=f"_fk_{new_ref}_{ref_column}"
+                    ),
+                    "constraint",
+                )
+            )
+        elif only_foreign_keys_to is not None:
+            continue
+        else:
+            if vendor == "postgresql":
+                candidates.append((f"{table}_pkey", f"{new_table}_pkey", "index"))
+                if len(cols) == 1:
+                    candidates.append(
+                        (f"{table}_{cols[0]}_key", f"{new_table}_{new_cols[0]}_key", "index")
+                    )
+            for suffix in ("", "_like", "_uniq"):
+                candidates.append(
+                    (
+                        editor._create_index_name(table, cols, suffix=suffix),
+                        editor._create_index_name(new_table, new_cols, suffix=suffix),
+                        "index",
+                    )
+                )
+        for old, new, kind in candidates:
+            if name == old and old != new:
+                if vendor == "sqlite" and kind == "index" and info.get("primary_key"):
+                    break
+                renames.append(
+                    Rename(kind, new_table, old, new, tuple(new_cols), bool(info.get("unique")))
+                )
+                break
+    if vendor == "postgresql" and only_foreign_keys_to is None:
+        renames += _sequence_renames(connection, table, new_table, columns)
+    return renames
+
+
+def _sequence_renames(
+    connection: Any, table: str, new_table: str, columns: dict[str, str]
+) -> list[Rename]:
+    renames = []
+    with connection.cursor() as cursor:
+        for info in connection.introspection.get_sequences(cursor, table):
+            old = info["name"]
+            column = info.get("column") or "id"
+            if old == f"{table}_{column}_seq":
+                new = f"{new_table}_{columns.get(column, column)}_seq"
+                renames.append(Rename("sequence", new_table, old, new))
+    return renames
+
+
+def sequence_reset_sql(connection: Any, table: str, column: str) -> list[str]:
+    """Make the next generated key follow the highest one in TABLE.COLUMN.
+
+    PostgreSQL: setval on the column's sequence (serial or identity). MySQL/MariaDB keep
+    AUTO_INCREMENT across RENAME TABLE and never hand out a key below the highest one; SQLite
+    moves its sqlite_sequence row with the table: neither needs a statement.
+    """
+    if connection.vendor != "postgresql":
+        return []
+    q = connection.ops.quote_name
+    return [
+        f"SELECT setval(pg_get_serial_sequence('{q(table)}', '{column}'), "
+        f"COALESCE(MAX({q(column)}), 1), MAX({q(column)}) IS NOT NULL) FROM {q(table)}"
+    ]
+
+
+def next_key_follows(connection: Any, table: str, column: str) -> bool:
+    """Whether the next generated key of TABLE.COLUMN will be above the highest one there."""
+    q = connection.ops.quote_name
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT MAX({q(column)}) FROM {q(table)}")
+        highest = cursor.fetchone()[0] or 0
+        if connection.vendor == "postgresql":
+            cursor.execute(
+                "SELECT pg_get_serial_sequence(%s, %s)", [q(table), column]
+            )
+            sequence = cursor.fetchone()[0]
+            if sequence is None:
+                return False
+            cursor.execute(f"SELECT last_value, is_called FROM {sequence}")
+            last, called = cursor.fetchone()
+            return bool((last if called else last - 1) >= highest)
+        if connection.vendor == "mysql":
+            cursor.execute(
+                "SELECT AUTO_INCREMENT FROM information_schema.TABLES "
+                "WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = %s",
+                [table],
+            )
+            row = cursor.fetchone()
+            return row is not None and (row[0] or 0) > highest
+        cursor.execute("SELECT seq FROM sqlite_sequence WHERE name = %s", [table])
+        row = cursor.fetchone()
+        # AUTOINCREMENT without a sqlite_sequence row starts after the highest rowid.
+        return row is None or row[0] >= highest

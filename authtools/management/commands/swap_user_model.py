@@ -1,0 +1,112 @@
+"""manage.py swap_user_model --from auth.User: move the database to AUTH_USER_MODEL in place."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from django.core.management.base import CommandError, CommandParser
+
+from authtools.management.base import ProcedureCommand
+from authtools.procedures import swap
+from authtools.procedures.plan import Plan
+from authtools.procedures.runner import RunResult
+
+
+class Command(ProcedureCommand):
+    help = (
+        "Move a project's database from the old user model (--from) to AUTH_USER_MODEL by "
+        "renaming tables and constraints, relabelling the content type and recording the new "
+        "app's migrations: no row is copied."
+    )
+    procedure = swap.PROCEDURE
+    # requires_system_checks = [] (inherited): the project fails its checks until it is swapped.
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        super().add_arguments(parser)
+        parser.add_argument(
+            "--from",
+            dest="old_model",
+            metavar="APP.MODEL",
+            help="The user model the database holds now, e.g. auth.User.",
+        )
+        parser.add_argument(
+            "--sql",
+            action="store_true",
+            help="Print only the SQL statements of the plan (for review) and change nothing.",
+        )
+        parser.add_argument(
+            "--resume",
+            nargs="?",
+            const="latest",
+            metavar="BACKUP",
+            help="Finish an interrupted swap from its backup folder (default: the newest).",
+        )
+        parser.add_argument(
+            "--rollback",
+            nargs="?",
+            const="latest",
+            metavar="BACKUP",
+            help="Undo the completed steps of a swap recorded in its backup (default: newest).",
+        )
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        database = options["database"]
+        if options["resume"] and options["rollback"]:
+            raise CommandError("Give --resume or --rollback, not both.")
+        try:
+            with swap.locked(database):
+                if options["resume"] or options["rollback"]:
+                    self.continue_swap(options)
+                    return
+                if not options["old_model"]:
+                    raise CommandError(
+                        "Name the model the database holds now with --from, e.g. --from auth.User."
+                    )
+                plan = swap.build_plan(swap.preflight(database, options["old_model"]))
+                if options["sql"]:
+                    for statement in plan.sql():
+                        self.stdout.write(statement)
+                    return
+                with swap.ddl_session(database):
+                    self.run_plan(plan, options)
+        except (swap.SwapRefused, swap.LockBusy) as exc:
+            raise CommandError(f"Refused: {exc}. Nothing was changed.") from exc
+
+    def continue_swap(self, options: dict[str, Any]) -> None:
+        value = options["resume"] or options["rollback"]
+        path = swap.latest_backup(self.backup_root(options)) if value == "latest" else Path(value)
+        if path is None:
+            raise CommandError(
+                f"No swap backup in {str(self.backup_root(options))!r}; pass its folder."
+            )
+        with swap.ddl_session(options["database"]):
+            if options["resume"]:
+                result = swap.resume(path, log=self.log(options))
+                self.render_result(result)
+                if result.failures:
+                    raise CommandError(f"Verification failed: {'; '.join(result.failures)}.")
+            else:
+                undone = swap.rollback(path, log=self.log(options))
+                self.stdout.write(f"Undid {len(undone)} steps; the database is as before the swap.")
+
+    def log(self, options: dict[str, Any]) -> Any:
+        if options["format"] == "json" or options["verbosity"] < 2:
+            return lambda message: None
+        return self.stdout.write
+
+    def build_plan(self, **options: Any) -> Plan:  # pragma: no cover - handle() builds it
+        return swap.build_plan(swap.preflight(options["database"], options["old_model"]))
+
+    def render_result(self, result: RunResult) -> None:
+        counts = result.state.get("contenttypes")
+        if counts:
+            self.stdout.write(
+                "Content types: " + ", ".join(f"{k} {v}" for k, v in sorted(counts.items()))
+            )
+        super().render_result(result)
+        if result.verified:
+            self.stdout.write(
+                "Next: run `manage.py migrate`, and change permission strings in code "
+                "(diagnose_user_model lists them)."
+            )
