@@ -1,0 +1,741 @@
+"""The migration reset: regenerate one app's migrations, repair the files and the
+django_migrations rows that named the old ones, and prove the end state.
+
+``build_plan`` inspects the project (read-only) and returns a Plan; ``build_restore_plan`` puts a
+backup back. Both refuse bad input with ResetError before anything changes.
+
+The temporary AUTH_USER_MODEL revert (the seed's procedure 5) only changes how
+``settings.AUTH_USER_MODEL`` resolves inside migration files: other apps' swappable dependencies
+point at ``auth`` instead of the user app. With the user app's migration files removed, Django's
+loader already drops those dependencies, so makemigrations works with the real value and writes
+the same file; the revert runs when asked (``--via-auth-user``) or when makemigrations with the
+real value fails. Applying the new initial migration while other apps' applied migrations
+depend on it is what ``migrate`` refuses (InconsistentMigrationHistory); this procedure applies it
+with Django's MigrationExecutor under the real value instead, which also keeps foreign keys
+inside the user app pointing at the right table (under the revert they would point at auth_user).
+"""
+
+from __future__ import annotations
+
+import importlib
+import json
+import os
+import shutil
+import sys
+import tempfile
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from authtools.procedures import childproc
+from authtools.procedures.backup import Backup
+from authtools.procedures.migration_files import (
+    migration_files,
+    rewrite_dependencies,
+    unified_diff,
+)
+from authtools.procedures.plan import Plan, Runtime, Step
+
+PROCEDURE = "reset_user_migrations"
+DOCUMENT = "reset"
+REVERT = {"AUTH_USER_MODEL": "auth.User"}
+PLACEHOLDER = "__first__"
+PREDICTED = "0001_initial"
+
+
+class ResetError(Exception):
+    """Bad input or a state the reset cannot handle; one line, nothing was changed."""
+
+
+@dataclass
+class Row:
+    id: int
+    name: str
+    applied: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"id": self.id, "name": self.name, "applied": self.applied}
+
+
+@dataclass
+class Dependent:
+    """Another app's migration file whose dependencies name migrations of the app by name."""
+
+    path: Path
+    key: tuple[str, str]
+    names: list[str]
+    source: str
+
+
+@dataclass
+class TableCheck:
+    """What the database already holds of the tables and columns of the app's models."""
+
+    tables: list[str] = field(default_factory=list)
+    missing: list[str] = field(default_factory=list)
+    present: list[str] = field(default_factory=list)
+
+    @property
+    def complete(self) -> bool:
+        return not self.missing
+
+    @property
+    def absent(self) -> bool:
+        return not self.present
+
+
+@dataclass
+class Inspection:
+    label: str
+    database: str
+    root: Path
+    migrations_module: str
+    folder: Path
+    files: list[Path]
+    disk_names: list[str]
+    rows: list[Row]
+    dependents: list[Dependent]
+    graph_error: str | None
+    history_error: str | None
+    pending: bool
+    tables: TableCheck
+    via_auth_user: bool = False
+
+    def display(self, path: Path) -> str:
+        try:
+            return str(path.resolve().relative_to(self.root.resolve()))
+        except ValueError:
+            return str(path)
+
+    @property
+    def healthy(self) -> bool:
+        return (
+            self.graph_error is None
+            and self.history_error is None
+            and not self.pending
+            and len(self.disk_names) == 1
+            and sorted(r.name for r in self.rows) == self.disk_names
+            and not self.dependents
+        )
+
+
+# --- inspection (read-only) ---------------------------------------------------------------
+
+
+def project_root() -> Path:
+    from authtools.diagnosis.boot import booted_state
+    from authtools.diagnosis.context import Context
+
+    return Context.create(booted_state()).project_root
+
+
+def resolve_app(label: str | None) -> Any:
+    """The AppConfig to reset: LABEL, or the app of AUTH_USER_MODEL."""
+    from django.apps import apps
+    from django.conf import settings
+
+    if label is None:
+        label = str(settings.AUTH_USER_MODEL).split(".")[0]
+    try:
+        config = apps.get_app_config(label)
+    except LookupError:
+        raise ResetError(
+            f"No installed app with label {label!r}; pass the label of an app in INSTALLED_APPS."
+        ) from None
+    if not list(config.get_models()):
+        raise ResetError(f"App {label!r} has no models: there are no migrations to reset.")
+    return config
+
+
+def migrations_folder(config: Any, root: Path) -> tuple[str, Path]:
+    """The app's migrations package and its folder; it must exist, be the project's, be writable."""
+    from django.db.migrations.loader import MigrationLoader
+
+    module_name, _ = MigrationLoader.migrations_module(config.label)
+    if module_name is None:
+        raise ResetError(f"Migrations of {config.label!r} are disabled in MIGRATION_MODULES.")
+    try:
+        module = importlib.import_module(module_name)
+    except ModuleNotFoundError:
+        raise ResetError(
+            f"App {config.label!r} has no migrations package {module_name!r}; create "
+            f"{config.label}/migrations/__init__.py (or run makemigrations {config.label})."
+        ) from None
+    if getattr(module, "__file__", None) is None:
+        raise ResetError(
+            f"Migrations package {module_name!r} has no __init__.py; Django ignores it. Add one."
+        )
+    folder = Path(module.__file__).parent  # type: ignore[arg-type]
+    if not folder.resolve().is_relative_to(root.resolve()):
+        raise ResetError(
+            f"Migrations of {config.label!r} live outside the project ({str(folder)!r}); "
+            "only the project's own apps can be reset."
+        )
+    writable_or_raise(folder)
+    return module_name, folder
+
+
+def writable_or_raise(folder: Path) -> None:
+    """os.access alone says yes to root everywhere, so also write and remove a probe file."""
+    problem = None
+    if not os.access(folder, os.W_OK | os.X_OK):
+        problem = "not writable"
+    else:
+        try:
+            fd, probe = tempfile.mkstemp(prefix=".authtools-probe-", dir=folder)
+            os.close(fd)
+            os.unlink(probe)
+        except OSError as exc:
+            problem = exc.strerror or "not writable"
+    if problem:
+        raise ResetError(
+            f"Migrations folder {str(folder)!r} is {problem}; make it writable and run again."
+        )
+
+
+def check_database(database: str) -> None:
+    from django.db import connections
+
+    try:
+        connections[database].ensure_connection()
+    except Exception as exc:
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise ResetError(
+            f"Database {database!r} cannot be reached ({first}); start it or fix DATABASES."
+        ) from None
+
+
+def read_rows(database: str, label: str) -> list[Row]:
+    from django.db import connections
+    from django.db.migrations.recorder import MigrationRecorder
+
+    recorder = MigrationRecorder(connections[database])
+    if not recorder.has_table():
+        return []
+    return [
+        Row(m.id, m.name, m.applied.isoformat())
+        for m in recorder.migration_qs.filter(app=label).order_by("id")
+    ]
+
+
+def disk_migrations(label: str) -> tuple[list[str], list[Dependent]]:
+    """The app's migration names on disk, and other apps' files that name one of them."""
+    from django.db.migrations.loader import MigrationLoader
+
+    loader = MigrationLoader(None, load=False)
+    try:
+        loader.load_disk()
+    except Exception as exc:
+        raise ResetError(f"Migration files cannot be loaded: {type(exc).__name__}: {exc}") from None
+    names = sorted(name for app, name in loader.disk_migrations if app == label)
+    dependents = []
+    for key, migration in sorted(loader.disk_migrations.items()):
+        if key[0] == label:
+            continue
+        named = [
+            dep[1]
+            for dep in migration.dependencies
+            if dep[0] == label and dep[1] not in ("__first__", "__latest__")
+        ]
+        if named:
+            path = Path(sys.modules[migration.__module__].__file__ or "")
+            dependents.append(Dependent(path, key, named, path.read_text()))
+    return names, dependents
+
+
+def graph_state(database: str, label: str) -> tuple[str | None, str | None, bool]:
+    """(graph error, history error, pending changes for LABEL) as Django sees them now."""
+    from django.apps import apps
+    from django.db import connections
+    from django.db.migrations.autodetector import MigrationAutodetector
+    from django.db.migrations.loader import MigrationLoader
+    from django.db.migrations.questioner import NonInteractiveMigrationQuestioner
+    from django.db.migrations.state import ProjectState
+
+    connection = connections[database]
+    try:
+        loader = MigrationLoader(connection, ignore_no_migrations=True)
+    except Exception as exc:
+        return f"{type(exc).__name__}: {exc}", None, True
+    history = None
+    try:
+        loader.check_consistent_history(connection)
+    except Exception as exc:
+        history = f"{type(exc).__name__}: {exc}"
+    try:
+        changes = MigrationAutodetector(
+            loader.project_state(),
+            ProjectState.from_apps(apps),
+            NonInteractiveMigrationQuestioner(specified_apps={label}, dry_run=True),
+        ).changes(graph=loader.graph, trim_to_apps={label})
+    except Exception:
+        return None, history, True
+    return None, history, label in changes
+
+
+def table_check(config: Any, database: str) -> TableCheck:
+    """Which tables and columns of the app's models the database already has (introspected)."""
+    from django.db import connections
+
+    connection = connections[database]
+    check = TableCheck()
+    with connection.cursor() as cursor:
+        existing = {t.casefold(): t for t in connection.introspection.table_names(cursor)}
+        for model in config.get_models(include_auto_created=True):
+            meta = model._meta
+            if not meta.managed or meta.proxy or meta.swapped:
+                continue
+            table = meta.db_table
+            check.tables.append(table)
+            if table.casefold() not in existing:
+                check.missing.append(table)
+                continue
+            check.present.append(table)
+            columns = {
+                c.name.casefold()
+                for c in connection.introspection.get_table_description(
+                    cursor, existing[table.casefold()]
+                )
+            }
+            for f in meta.local_concrete_fields:
+                if f.column.casefold() not in columns:
+                    check.missing.append(f"{table}.{f.column}")
+    return check
+
+
+def inspect(label: str | None, database: str, *, via_auth_user: bool = False) -> Inspection:
+    """Everything the plan needs, read without changing anything. Raises ResetError."""
+    config = resolve_app(label)
+    root = project_root()
+    module_name, folder = migrations_folder(config, root)
+    check_database(database)
+    names, dependents = disk_migrations(config.label)
+    for dependent in dependents:
+        writable_or_raise(dependent.path.parent)
+    graph_error, history_error, pending = graph_state(database, config.label)
+    return Inspection(
+        label=config.label,
+        database=database,
+        root=root,
+        migrations_module=module_name,
+        folder=folder,
+        files=migration_files(folder),
+        disk_names=names,
+        rows=read_rows(database, config.label),
+        dependents=dependents,
+        graph_error=graph_error,
+        history_error=history_error,
+        pending=pending,
+        tables=table_check(config, database),
+        via_auth_user=via_auth_user,
+    )
+
+
+# --- the plan ----------------------------------------------------------------------------
+
+
+def build_plan(
+    label: str | None,
+    database: str,
+    *,
+    via_auth_user: bool = False,
+    reset_db: bool = False,
+    force: bool = False,
+) -> Plan:
+    """The reset of LABEL's migrations as a Plan (empty when there is nothing to do)."""
+    if reset_db:
+        from django.conf import settings
+
+        if not (settings.DEBUG or force):
+            raise ResetError(
+                "--reset-db drops the whole database and is for development only: refused "
+                "because DEBUG is False. Pass --force if this really is a development database."
+            )
+    ins = inspect(label, database, via_auth_user=via_auth_user)
+    plan = Plan(PROCEDURE, database)
+    plan.data["app_label"] = ins.label
+    if ins.healthy and not reset_db and not via_auth_user:
+        plan.notes.append(
+            f"{ins.label!r} has one migration, applied and consistent, and no pending changes."
+        )
+        return plan
+    if not reset_db and ins.tables.present and ins.tables.missing:
+        raise ResetError(
+            f"The database holds only part of {ins.label!r}'s tables and columns (missing: "
+            f"{', '.join(ins.tables.missing[:5])}); neither recording nor applying a new initial "
+            "migration is safe. Fix the schema by hand, or use --reset-db on a development database."
+        )
+    plan.backup = lambda runtime: save_backup(ins, runtime.backup_dir)
+    _add_file_steps(plan, ins)
+    if reset_db:
+        _add_reset_db_steps(plan, ins)
+    else:
+        _add_row_steps(plan, ins)
+    plan.verify = lambda runtime: verify(ins, runtime)
+    plan.notes.append(
+        f"Backup first: {len(ins.files) + len(ins.dependents)} file(s) and {len(ins.rows)} "
+        "django_migrations row(s); undo with --restore BACKUP."
+    )
+    return plan
+
+
+def _add_file_steps(plan: Plan, ins: Inspection) -> None:
+    label = ins.label
+    if ins.files:
+        plan.add(
+            Step(
+                "delete-files",
+                "file",
+                f"Delete the {len(ins.files)} migration file(s) of {label!r}",
+                lambda rt: delete_migration_files(ins.folder),
+                details=[ins.display(p) for p in ins.files],
+                atomic=False,
+            )
+        )
+    if ins.dependents:
+        plan.add(
+            Step(
+                "detach-dependents",
+                "file",
+                f"Point {len(ins.dependents)} other migration file(s) at ({label!r}, "
+                f"{PLACEHOLDER!r}) while makemigrations runs",
+                lambda rt: _rewrite_dependents(ins, {n: PLACEHOLDER for d in ins.dependents for n in d.names}),
+                details=[f"{ins.display(d.path)}: {', '.join(d.names)}" for d in ins.dependents],
+                atomic=False,
+            )
+        )
+    how = (
+        "with AUTH_USER_MODEL='auth.User', then with the real value"
+        if ins.via_auth_user
+        else "with the real AUTH_USER_MODEL (again after a run with 'auth.User' if Django refuses)"
+    )
+    plan.add(
+        Step(
+            "makemigrations",
+            "command",
+            f"Run makemigrations {label} {how}",
+            lambda rt: run_makemigrations(ins, rt),
+            details=[f"expected: {ins.display(ins.folder / (PREDICTED + '.py'))}"],
+            atomic=False,
+        )
+    )
+    if ins.dependents:
+        details: list[str] = []
+        for d in ins.dependents:
+            new = rewrite_dependencies(d.source, label, {n: PREDICTED for n in d.names})
+            details += unified_diff(d.source, new, ins.display(d.path))
+        plan.add(
+            Step(
+                "repoint-dependents",
+                "file",
+                f"Point those dependencies at {label!r}'s new last migration",
+                lambda rt: _rewrite_dependents(ins, {n: rt.state["leaf"] for d in ins.dependents for n in d.names}),
+                details=details,
+                atomic=False,
+            )
+        )
+
+
+def _add_row_steps(plan: Plan, ins: Inspection) -> None:
+    from django.db import connections
+
+    label = ins.label
+    table = connections[ins.database].ops.quote_name("django_migrations")
+    if ins.rows:
+        plan.add(
+            Step(
+                "delete-rows",
+                "rows",
+                f"Delete {len(ins.rows)} row(s) of {label!r} from django_migrations",
+                lambda rt: delete_rows(ins),
+                details=[f"id {r.id}: {label}.{r.name} (applied {r.applied})" for r in ins.rows],
+                sql=[f"DELETE FROM {table} WHERE app = '{label}' AND id IN "
+                     f"({', '.join(str(r.id) for r in ins.rows)})"],
+            )
+        )
+    if ins.tables.complete:
+        plan.add(
+            Step(
+                "record-initial",
+                "rows",
+                f"Record {label}.{PREDICTED} as applied: the database already has its tables and columns",
+                lambda rt: record_generated(ins, rt),
+                details=[f"found table {t}" for t in ins.tables.present],
+            )
+        )
+    else:
+        # Not atomic: SQLite's schema editor cannot run inside an outer transaction.
+        plan.add(
+            Step(
+                "apply-initial",
+                "command",
+                f"Apply {label}.{PREDICTED} with Django's MigrationExecutor (its tables are missing)",
+                lambda rt: apply_generated(ins, rt),
+                details=[f"creates table {t}" for t in ins.tables.tables],
+                atomic=False,
+            )
+        )
+
+
+def _add_reset_db_steps(plan: Plan, ins: Inspection) -> None:
+    from django.conf import settings
+
+    name = settings.DATABASES[ins.database].get("NAME")
+    plan.add(
+        Step(
+            "reset-db",
+            "command",
+            f"Drop and recreate database {str(name)!r} with django-extensions' reset_db "
+            "(every table and row in it is lost)",
+            lambda rt: _child(ins, ["reset_db", "--noinput", "--database", ins.database]),
+            atomic=False,
+        )
+    )
+    plan.add(
+        Step(
+            "migrate",
+            "command",
+            "Run migrate on the empty database",
+            lambda rt: _child(ins, ["migrate", "--noinput", "--database", ins.database]),
+            atomic=False,
+        )
+    )
+
+
+# --- step actions ----------------------------------------------------------------------------
+
+
+def delete_migration_files(folder: Path) -> None:
+    for path in migration_files(folder):
+        path.unlink()
+    shutil.rmtree(folder / "__pycache__", ignore_errors=True)
+
+
+def _rewrite_dependents(ins: Inspection, mapping: dict[str, str]) -> None:
+    for d in ins.dependents:
+        d.path.write_text(rewrite_dependencies(d.source, ins.label, mapping))
+        shutil.rmtree(d.path.parent / "__pycache__", ignore_errors=True)
+
+
+def _child(
+    ins: Inspection, args: list[str], overrides: dict[str, Any] | None = None
+) -> childproc.ChildResult:
+    result = childproc.run_manage(args, overrides, cwd=ins.root)
+    if not result.ok:
+        raise RuntimeError(f"manage.py {' '.join(args)} failed: {result.last_error_line()}")
+    return result
+
+
+def run_makemigrations(ins: Inspection, rt: Runtime) -> None:
+    """makemigrations LABEL, with the temporary revert first when asked or when needed."""
+    before = {p.name for p in migration_files(ins.folder)}
+    args = ["makemigrations", ins.label, "--noinput", "--skip-checks"]
+    runs: list[dict[str, Any]] = []
+    revert_reason = "--via-auth-user" if ins.via_auth_user else None
+    if revert_reason is None:
+        first = childproc.run_manage(args, cwd=ins.root)
+        runs.append({"auth_user_model": "real", "ok": first.ok, "output": first.stdout.strip()})
+        if not first.ok:
+            revert_reason = f"makemigrations with the real value failed: {first.last_error_line()}"
+            for path in migration_files(ins.folder):  # a partial run must not stay behind
+                if path.name not in before:
+                    path.unlink()
+    if revert_reason is not None:
+        reverted = _child(ins, args, REVERT)
+        runs.append({"auth_user_model": "auth.User", "ok": True, "output": reverted.stdout.strip()})
+        real = _child(ins, args)
+        runs.append({"auth_user_model": "real", "ok": True, "output": real.stdout.strip()})
+    generated = sorted(p.name[:-3] for p in migration_files(ins.folder) if p.name not in before)
+    if not generated:
+        raise RuntimeError(f"makemigrations wrote no migration for {ins.label!r}")
+    rt.state.update(generated=generated, leaf=generated[-1], makemigrations=runs, revert=revert_reason)
+
+
+def delete_rows(ins: Inspection) -> None:
+    from django.db import connections
+    from django.db.migrations.recorder import MigrationRecorder
+
+    recorder = MigrationRecorder(connections[ins.database])
+    recorder.migration_qs.filter(app=ins.label, id__in=[r.id for r in ins.rows]).delete()
+
+
+def fresh_loader(ins: Inspection) -> Any:
+    """A MigrationLoader that sees the files as they are now, not as first imported."""
+    from django.db import connections
+    from django.db.migrations.loader import MigrationLoader
+
+    prefix = ins.migrations_module + "."
+    paths = {d.path.resolve() for d in ins.dependents}
+    for name, module in list(sys.modules.items()):
+        file = getattr(module, "__file__", None)
+        if name.startswith(prefix) or (file and Path(file).resolve() in paths):
+            del sys.modules[name]
+    importlib.invalidate_caches()
+    return MigrationLoader(connections[ins.database])
+
+
+def record_generated(ins: Inspection, rt: Runtime) -> None:
+    """Record the new migrations as applied after Django's own introspection agrees."""
+    from django.db import connections
+    from django.db.migrations.executor import MigrationExecutor
+
+    loader = fresh_loader(ins)
+    executor = MigrationExecutor(connections[ins.database])
+    executor.loader = loader
+    for name in rt.state["generated"]:
+        migration = loader.get_migration(ins.label, name)
+        if migration.initial:
+            soft, _ = executor.detect_soft_applied(None, migration)
+            if not soft:
+                raise RuntimeError(
+                    f"{ins.label}.{name}'s tables or columns are not all in the database"
+                )
+        executor.recorder.record_applied(ins.label, name)
+    rt.state["recorded"] = list(rt.state["generated"])
+
+
+def apply_generated(ins: Inspection, rt: Runtime) -> None:
+    """Apply the new migrations in graph order (skipping migrate's history check, which
+    would refuse because other apps' applied migrations already depend on them)."""
+    from django.db import connections
+    from django.db.migrations.executor import MigrationExecutor
+
+    loader = fresh_loader(ins)
+    executor = MigrationExecutor(connections[ins.database])
+    executor.loader = loader
+    applied = set(executor.recorder.applied_migrations())
+    done = []
+    for key in loader.graph.forwards_plan((ins.label, rt.state["leaf"])):
+        if key[0] != ins.label or key in applied:
+            continue
+        state = loader.project_state(key, at_end=False)
+        executor.apply_migration(state, loader.graph.nodes[key])
+        done.append(key[1])
+    rt.state["applied"] = done
+
+
+# --- verification --------------------------------------------------------------------------
+
+
+def verify(ins: Inspection, rt: Runtime) -> list[str]:
+    """Run Django's own checks on the end state, each in a fresh process."""
+    db = ["--database", ins.database]
+    checks = [
+        ("migrate --check", ["migrate", "--check", "--noinput", *db]),
+        ("makemigrations --check", ["makemigrations", "--check", "--dry-run", "--noinput"]),
+        ("check", ["check", *db]),
+    ]
+    outcomes = []
+    failures = []
+    for title, args in checks:
+        result = childproc.run_manage(args, cwd=ins.root)
+        detail = "ok" if result.ok else result.last_error_line()
+        outcomes.append({"check": title, "ok": result.ok, "detail": detail})
+        if not result.ok:
+            failures.append(f"{title}: {detail}")
+    diag = childproc.run_manage(
+        ["diagnose_user_model", "--format", "json", *db, "--fail-level", "error"], cwd=ins.root
+    )
+    try:
+        findings = [
+            f for f in json.loads(diag.stdout)["findings"]
+            if f["cause"] == "migrations" and f["severity"] in ("error", "warning")
+        ]
+        detail = "; ".join(f"{f['id']} {f['message']}" for f in findings) or "ok"
+        ok = not findings
+    except (ValueError, KeyError, TypeError):
+        ok, detail = False, f"no JSON report: {diag.last_error_line()}"
+    outcomes.append({"check": "diagnose_user_model (migrations)", "ok": ok, "detail": detail})
+    if not ok:
+        failures.append(f"diagnose_user_model: {detail}")
+    rt.state["verification"] = outcomes
+    return failures
+
+
+# --- backup and restore ----------------------------------------------------------------------
+
+
+def _common_root(paths: list[Path], root: Path) -> Path:
+    resolved = [str(p.resolve()) for p in paths] + [str(root.resolve())]
+    return Path(os.path.commonpath(resolved))
+
+
+def save_backup(ins: Inspection, backup: Backup) -> None:
+    files = ins.files + [d.path for d in ins.dependents]
+    base = _common_root(files, ins.root)
+    for path in files:
+        backup.save_file(path, base)
+    backup.write_json(
+        DOCUMENT,
+        {
+            "app_label": ins.label,
+            "database": ins.database,
+            "migrations_folder": str(ins.folder.resolve()),
+            "rows": [r.to_dict() for r in ins.rows],
+        },
+    )
+
+
+def build_restore_plan(path: Path, database: str) -> Plan:
+    """Put back the files and django_migrations rows saved in the backup at PATH."""
+    from authtools.procedures.backup import BackupError
+
+    try:
+        backup = Backup.open(path)
+        saved = backup.read_json(DOCUMENT)
+    except (BackupError, OSError, ValueError) as exc:
+        raise ResetError(f"Cannot restore from {str(path)!r}: {exc}") from None
+    label = saved["app_label"]
+    folder = Path(saved["migrations_folder"])
+    writable_or_raise(folder)
+    check_database(database)
+    rows = [Row(**r) for r in saved["rows"]]
+    files = backup.saved_files()
+    current = inspect(label, database)
+    plan = Plan(PROCEDURE, database)
+    plan.data["app_label"] = label
+    plan.backup = lambda runtime: save_backup(current, runtime.backup_dir)
+    plan.add(
+        Step(
+            "restore-files",
+            "file",
+            f"Replace the migration files of {label!r} and put back {len(files)} saved file(s)",
+            lambda rt: restore_files(folder, files),
+            details=[str(original) for _, original in files],
+            atomic=False,
+        )
+    )
+    plan.add(
+        Step(
+            "restore-rows",
+            "rows",
+            f"Replace {label!r}'s django_migrations rows with the {len(rows)} saved row(s)",
+            lambda rt: restore_rows(database, label, rows),
+            details=[f"id {r.id}: {label}.{r.name} (applied {r.applied})" for r in rows],
+        )
+    )
+    plan.notes.append(f"From backup {str(path)!r}; the current state is backed up first.")
+    return plan
+
+
+def restore_files(folder: Path, files: list[tuple[Path, Path]]) -> None:
+    delete_migration_files(folder)
+    for copy, original in files:
+        original.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(copy, original)
+        os.chmod(original, 0o644)
+        shutil.rmtree(original.parent / "__pycache__", ignore_errors=True)
+
+
+def restore_rows(database: str, label: str, rows: list[Row]) -> None:
+    from django.db import connections
+    from django.db.migrations.recorder import MigrationRecorder
+
+    recorder = MigrationRecorder(connections[database])
+    recorder.ensure_schema()
+    recorder.migration_qs.filter(app=label).delete()
+    model = recorder.Migration
+    recorder.migration_qs.bulk_create(
+        [model(id=r.id, app=label, name=r.name, applied=datetime.fromisoformat(r.applied)) for r in rows]
+    )
