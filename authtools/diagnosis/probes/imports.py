@@ -56,7 +56,7 @@ def run(ctx: Context) -> Iterator[Finding]:
         for path in app.models_files():
             usage.extend(_import_time_uses(ctx, app, path, user, user_app))
     failure = ctx.boot.failure
-    if failure is not None and failure.phase == "models":
+    if failure is not None and failure.phase == "models" and not _setting_failure(ctx, failure):
         yield from explain_models_failure(ctx, apps, failure, usage)
     yield from usage
 
@@ -83,6 +83,15 @@ def explain_models_failure(
     if cycle:
         findings.append(_cycle_finding(ctx, apps, cycle))
     return findings
+
+
+def _setting_failure(ctx: Context, failure: BootFailure) -> bool:
+    """A malformed AUTH_USER_MODEL that makes a models module fail (e.g. admin's LogEntry
+    relating to 'project.accounts.User'): the setting probe explains it, not an import problem."""
+    value = ctx.auth_user_model_raw
+    well_formed = isinstance(value, str) and value.count(".") == 1 and value.strip() == value
+    text = str(failure.error)
+    return not well_formed and ("AUTH_USER_MODEL" in text or repr(str(value)) in text)
 
 
 def _failing_models_module(apps: list[source.AppInfo], frames: list[tuple[Path, int]]) -> str:
