@@ -27,6 +27,13 @@ def migrate_as_auth_user_then_switch(project: Project) -> None:
     accounts.User: every table was created against auth_user (before the accounts app was
     added), and the new user tables were created by hand (``migrate`` refuses:
     InconsistentMigrationHistory) and recorded as applied, as people do following folk recipes."""
+    migrate_as_auth_user(project)
+    switch_to_accounts_user(project)
+
+
+def migrate_as_auth_user(project: Project, then: str = "") -> None:
+    """Migrate the project as it was before the accounts app (AUTH_USER_MODEL = 'auth.User'),
+    then run THEN in its shell (to create rows), then put the accounts app back."""
     settings = project.read("testproject/settings.py")
     project.write(
         "testproject/settings.py",
@@ -35,7 +42,13 @@ def migrate_as_auth_user_then_switch(project: Project) -> None:
         + "AUTH_USER_MODEL = 'auth.User'\n",
     )
     project.ok("migrate", "--no-input", "-v", "0")
+    if then:
+        shell(project, then)
     project.write("testproject/settings.py", settings)
+
+
+def switch_to_accounts_user(project: Project) -> None:
+    """Create the accounts.User tables by hand and record accounts.0001 as applied."""
     shell(
         project,
         """
