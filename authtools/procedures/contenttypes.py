@@ -82,7 +82,9 @@ def installed_models(using: str) -> tuple[dict[str, ExpectedModel], set[str]]:
             if not router.allow_migrate_model(using, model):
                 continue
             actions = tuple(opts.default_permissions)
-            perms = [(f"{a}_{opts.model_name}", f"Can {a} {opts.verbose_name_raw}") for a in actions]
+            perms = [
+                (f"{a}_{opts.model_name}", f"Can {a} {opts.verbose_name_raw}") for a in actions
+            ]
             perms.extend((str(c), str(n)) for c, n in opts.permissions)
             expected[opts.label_lower] = ExpectedModel(
                 opts.label_lower, tuple(perms), actions, str(opts.verbose_name_raw)
@@ -238,7 +240,9 @@ def count_by(ref: Reference, using: str, ids: Iterable[int]) -> Counter[int]:
     return counts
 
 
-def rows_of(using: str, table: str, columns: Sequence[str], where: str, ids: Sequence[Any]) -> list[list[Any]]:
+def rows_of(
+    using: str, table: str, columns: Sequence[str], where: str, ids: Sequence[Any]
+) -> list[list[Any]]:
     """SELECT COLUMNS FROM TABLE WHERE WHERE IN (IDS), batched."""
     cols = ", ".join(_q(using, c) for c in columns)
     out: list[list[Any]] = []
@@ -266,7 +270,9 @@ def delete_where(using: str, table: str, column: str, ids: Iterable[Any]) -> int
     return deleted
 
 
-def case_update(using: str, table: str, column: str, mapping: dict[Any, Any], key: str | None = None) -> int:
+def case_update(
+    using: str, table: str, column: str, mapping: dict[Any, Any], key: str | None = None
+) -> int:
     """UPDATE TABLE SET COLUMN = CASE KEY WHEN k THEN v ... END WHERE KEY IN (ks); batched.
 
     KEY defaults to COLUMN (repoint references); pass the primary key to set per-row values.
@@ -274,7 +280,7 @@ def case_update(using: str, table: str, column: str, mapping: dict[Any, Any], ke
     key = key or column
     changed = 0
     for chunk in _batches(sorted(mapping.items())):
-        whens = " ".join(f"WHEN %s THEN %s" for _ in chunk)
+        whens = " ".join("WHEN %s THEN %s" for _ in chunk)
         params: list[Any] = [x for pair in chunk for x in pair]
         params.extend(k for k, _ in chunk)
         changed += _execute(
@@ -297,7 +303,10 @@ def move_references(ref: Reference, using: str, mapping: dict[int, int]) -> Coun
     counts = count_by(ref, using, mapping)
     if ref.link and ref.pk:
         rows = rows_of(
-            using, ref.table, [ref.pk, ref.column, *ref.others], ref.column,
+            using,
+            ref.table,
+            [ref.pk, ref.column, *ref.others],
+            ref.column,
             [*mapping, *mapping.values()],
         )
         present = {(row[1], tuple(row[2:])) for row in rows if row[1] not in mapping}
@@ -436,7 +445,9 @@ def pair_stale(
     return ordered, [label for label in stale if label not in remaps]
 
 
-def translate_codename(codename: str, old_model: str, new_model: str, actions: Sequence[str]) -> str:
+def translate_codename(
+    codename: str, old_model: str, new_model: str, actions: Sequence[str]
+) -> str:
     """'add_order' -> 'add_purchase' for the default permissions; custom codenames unchanged."""
     for action in actions:
         if codename == f"{action}_{old_model}":
@@ -586,3 +597,602 @@ def remap(using: str, old: str, new: str) -> dict[str, int]:
     counts = apply_remaps(using, [(old.lower(), new.lower())])[old.lower()]
     ContentType.objects.clear_cache()
     return counts.as_dict()
+
+
+# --- creating what post_migrate would create -------------------------------------------------
+def _allowed(using: str, model_path: str) -> bool:
+    from django.apps import apps
+    from django.db import router
+
+    app_label, name = model_path.split(".")
+    if not apps.is_installed(f"django.contrib.{app_label}"):
+        return False
+    return bool(router.allow_migrate_model(using, apps.get_model(app_label, name)))
+
+
+def missing_rows(
+    labels: set[str],
+    permissions: set[tuple[str, str]],
+    expected: dict[str, ExpectedModel],
+    using: str,
+) -> tuple[list[str], list[tuple[str, str, str]]]:
+    """(content types, (label, codename, name) permissions) that EXPECTED has and the rows
+    (LABELS and (label, codename) PERMISSIONS) lack."""
+    cts = [label for label in sorted(expected) if label not in labels]
+    if not _allowed(using, "contenttypes.ContentType"):
+        cts = []
+    perms: list[tuple[str, str, str]] = []
+    if _allowed(using, "auth.Permission"):
+        perms = [
+            (label, codename, name)
+            for label in sorted(expected)
+            for codename, name in expected[label].permissions
+            if (label, codename) not in permissions
+        ]
+    return cts, perms
+
+
+def create_missing(using: str) -> tuple[list[str], list[tuple[str, str, str]]]:
+    """Create every missing content type and permission in bulk (four queries, plus batches)."""
+    from django.contrib.contenttypes.models import ContentType
+
+    expected, _ = installed_models(using)
+    snapshot = read_snapshot(using)
+    labels = set(snapshot.by_label)
+    have = {
+        (snapshot.contenttypes[p.content_type_id], p.codename)
+        for p in snapshot.permissions
+        if p.content_type_id in snapshot.contenttypes
+    }
+    cts, perms = missing_rows(labels, have, expected, using)
+    if cts:
+        ContentType.objects.using(using).bulk_create(
+            [ContentType(app_label=a, model=m) for a, m in map(split_label, cts)],
+            batch_size=BATCH,
+        )
+    if perms:
+        from django.contrib.auth.models import Permission
+
+        ids = snapshot.by_label
+        if cts:
+            ids = {
+                f"{a}.{m}": pk
+                for pk, a, m in ContentType.objects.using(using).values_list(
+                    "pk", "app_label", "model"
+                )
+            }
+        Permission.objects.using(using).bulk_create(
+            [Permission(content_type_id=ids[label], codename=c, name=n) for label, c, n in perms],
+            batch_size=BATCH,
+        )
+    return cts, perms
+
+
+# --- removing stale rows ---------------------------------------------------------------------
+def _collector(using: str, ids: Sequence[int]) -> Any:
+    """Django's deletion collector over the stale rows, every row loaded (no fast deletes), so
+    that the plan can count and the backup can keep what would go."""
+    from django.contrib.contenttypes.models import ContentType
+    from django.db.models.deletion import Collector
+
+    class LoadingCollector(Collector):
+        def can_fast_delete(self, *args: Any, **kwargs: Any) -> bool:
+            return False
+
+    collector = LoadingCollector(using=using)
+    collector.collect(list(ContentType.objects.using(using).filter(pk__in=ids)))
+    return collector
+
+
+def cascade_counts(using: str, ids: Sequence[int]) -> dict[str, int]:
+    """{'auth.Permission': 4, ...}: what deleting the content types IDS deletes, cascades
+    included (as remove_stale_contenttypes lists them); tables without a model too."""
+    if not ids:
+        return {}
+    counts = {model._meta.label: len(objs) for model, objs in _collector(using, ids).data.items()}
+    model_tables = _model_tables()
+    for ref in contenttype_references(using):
+        if ref.table not in model_tables:
+            n = sum(count_by(ref, using, ids).values())
+            if n:
+                counts[ref.name] = n
+    perm_ids = (
+        [pk for (pk,) in rows_of(using, _permission_table(), ["id"], "content_type_id", ids)]
+        if _auth_installed()
+        else []
+    )
+    for ref in permission_references(using):
+        if ref.table not in model_tables and perm_ids:
+            n = sum(count_by(ref, using, perm_ids).values())
+            if n:
+                counts[ref.name] = n
+    return dict(sorted(counts.items()))
+
+
+def _model_tables() -> set[str]:
+    from django.apps import apps
+
+    return {
+        m._meta.db_table
+        for m in apps.get_models(include_auto_created=True)
+        if not m._meta.swapped and not m._meta.proxy
+    }
+
+
+def remove_stale(using: str, labels: Sequence[str]) -> dict[str, int]:
+    """Delete the content types LABELS and everything that references them; counts by model."""
+    from django.contrib.contenttypes.models import ContentType
+
+    ids = [pk for label, pk in read_snapshot(using).by_label.items() if label in labels]
+    if not ids:
+        return {}
+    counts: dict[str, int] = {}
+    model_tables = _model_tables()
+    if _auth_installed():
+        perm_ids = [
+            pk for (pk,) in rows_of(using, _permission_table(), ["id"], "content_type_id", ids)
+        ]
+        for ref in permission_references(using):
+            if ref.table not in model_tables and perm_ids:
+                counts[ref.name] = delete_where(using, ref.table, ref.column, perm_ids)
+    for ref in contenttype_references(using):
+        if ref.table not in model_tables:
+            counts[ref.name] = delete_where(using, ref.table, ref.column, ids)
+    _, per_model = ContentType.objects.using(using).filter(pk__in=ids).delete()
+    counts.update(per_model)
+    return {k: v for k, v in sorted(counts.items()) if v}
+
+
+# --- the analysis and the plan ---------------------------------------------------------------
+@dataclass
+class Analysis:
+    """What rebuild_contenttypes found in one database, before changing anything."""
+
+    database: str
+    snapshot: Snapshot
+    remaps: list[Remap]
+    unpaired: list[str]  # stale rows with no successor
+    missing_contenttypes: list[str]
+    missing_permissions: list[tuple[str, str, str]]
+    remove: list[str]  # stale rows to delete (--remove-stale)
+    usage: dict[int, Counter[str]]  # content type id -> what references it
+    cascades: dict[str, int]  # what the removal deletes, cascades included
+
+    @property
+    def involved_ids(self) -> list[int]:
+        ids = self.snapshot.by_label
+        labels = {r.old for r in self.remaps} | {r.new for r in self.remaps} | set(self.remove)
+        return sorted(ids[label] for label in labels if label in ids)
+
+
+def _usage(using: str, snapshot: Snapshot, ids: Sequence[int]) -> dict[int, Counter[str]]:
+    """Per content type id: permissions, assignments and rows of every other reference."""
+    usage: dict[int, Counter[str]] = defaultdict(Counter)
+    perm_ct = {p.id: p.content_type_id for p in snapshot.permissions if p.content_type_id in ids}
+    for p_ct in perm_ct.values():
+        usage[p_ct]["permissions"] += 1
+    for ref in permission_references(using):
+        for perm_id, n in count_by(ref, using, perm_ct).items():
+            usage[perm_ct[perm_id]]["permission assignments"] += n
+    for ref in contenttype_references(using):
+        what = "log entries" if ref.name == "admin.logentry.content_type" else ref.name
+        for ct_id, n in count_by(ref, using, ids).items():
+            usage[ct_id][what] += n
+    return usage
+
+
+def analyse(using: str, explicit: Sequence[str] = (), remove_stale: bool = False) -> Analysis:
+    """Read the database (a fixed number of queries) and decide what to do."""
+    pairs = [parse_remap(text) for text in explicit]
+    expected, known = installed_models(using)
+    snapshot = read_snapshot(using)
+    remaps, unpaired = pair_stale(snapshot, expected, known, pairs)
+    # The rows as they will be once the remaps are done, for what is still missing.
+    labels = set(snapshot.by_label)
+    have = {
+        (snapshot.contenttypes[p.content_type_id], p.codename)
+        for p in snapshot.permissions
+        if p.content_type_id in snapshot.contenttypes
+    }
+    for r in remaps:
+        labels.discard(r.old)
+        labels.add(r.new)
+        actions = _model_actions(r.new)
+        old_model, new_model = split_label(r.old)[1], split_label(r.new)[1]
+        for label, codename in list(have):
+            if label == r.old:
+                have.add((r.new, translate_codename(codename, old_model, new_model, actions)))
+    cts, perms = missing_rows(labels, have, expected, using)
+    ids = snapshot.by_label
+    stale_ids = sorted(ids[label] for label in [*unpaired, *(r.old for r in remaps)])
+    remove = list(unpaired) if remove_stale else []
+    return Analysis(
+        using,
+        snapshot,
+        remaps,
+        unpaired,
+        cts,
+        perms,
+        remove,
+        _usage(using, snapshot, stale_ids),
+        cascade_counts(using, [ids[label] for label in remove]),
+    )
+
+
+def _plural(n: int, word: str) -> str:
+    return f"{n} {word}" if n == 1 else f"{n} {word}s"
+
+
+def describe_usage(usage: Counter[str]) -> str:
+    if not usage:
+        return "nothing references it"
+    return ", ".join(f"{n} {what}" for what, n in sorted(usage.items()))
+
+
+def build_plan(using: str, explicit: Sequence[str] = (), remove_stale: bool = False) -> Any:
+    """The Plan of rebuild_contenttypes: remap, create, remove (each step only when needed)."""
+    from authtools.procedures.plan import Plan, Step
+
+    a = analyse(using, explicit, remove_stale)
+    ids = a.snapshot.by_label
+    plan = Plan("rebuild_contenttypes", using, data={"analysis": a})
+    if a.remaps:
+        details = []
+        for r in a.remaps:
+            how = (
+                f"move its references to id {ids[r.new]} and delete id {ids[r.old]}"
+                if r.new in ids
+                else f"keep id {ids[r.old]} and relabel it"
+            )
+            details.append(
+                f"{r.old} -> {r.new} ({r.reason}): {how}; {describe_usage(a.usage[ids[r.old]])}"
+            )
+        plan.add(
+            Step(
+                "remap",
+                "rows",
+                f"Remap {_plural(len(a.remaps), 'stale content type')} to "
+                f"{'its successor' if len(a.remaps) == 1 else 'their successors'}",
+                lambda rt: _apply_remaps_step(rt, a),
+                details=details,
+            )
+        )
+    if a.missing_contenttypes or a.missing_permissions:
+        per_app: dict[str, Counter[str]] = defaultdict(Counter)
+        for label in a.missing_contenttypes:
+            per_app[split_label(label)[0]]["ct"] += 1
+        for label, _, _ in a.missing_permissions:
+            per_app[split_label(label)[0]]["perm"] += 1
+        plan.add(
+            Step(
+                "create",
+                "rows",
+                f"Create {_plural(len(a.missing_contenttypes), 'content type')} and "
+                f"{_plural(len(a.missing_permissions), 'permission')}",
+                lambda rt: _create_step(rt),
+                details=[
+                    f"{app}: {_plural(c['ct'], 'content type')}, {_plural(c['perm'], 'permission')}"
+                    for app, c in sorted(per_app.items())
+                ],
+            )
+        )
+    if a.remove:
+        details = [
+            f"{label} (id {ids[label]}): {describe_usage(a.usage[ids[label]])}"
+            for label in a.remove
+        ]
+        details.append(
+            "Deletes in all: " + ", ".join(f"{n} {what}" for what, n in a.cascades.items())
+        )
+        plan.add(
+            Step(
+                "remove",
+                "rows",
+                f"Delete {_plural(len(a.remove), 'stale content type')} and everything that "
+                "references " + ("it" if len(a.remove) == 1 else "them"),
+                lambda rt: _remove_step(rt, a),
+                details=details,
+            )
+        )
+    if not remove_stale:
+        for label in a.unpaired:
+            plan.notes.append(
+                f"Stale content type {label!r} (id {ids[label]}) is kept "
+                f"({describe_usage(a.usage[ids[label]])}): pass --remap {label}=APP_LABEL.MODEL "
+                "to move it to its successor, or --remove-stale to delete it."
+            )
+    if not plan.empty:
+        plan.backup = lambda rt: write_backup(rt, a)
+        plan.verify = lambda rt: verify(using, a)
+    return plan
+
+
+def _clear_cache() -> None:
+    from django.contrib.contenttypes.models import ContentType
+
+    ContentType.objects.clear_cache()
+
+
+def _apply_remaps_step(runtime: Any, a: Analysis) -> None:
+    counts = apply_remaps(runtime.database, [(r.old, r.new) for r in a.remaps])
+    runtime.state["remapped"] = {f"{r.old} -> {r.new}": counts[r.old].as_dict() for r in a.remaps}
+    _clear_cache()
+
+
+def _create_step(runtime: Any) -> None:
+    cts, perms = create_missing(runtime.database)
+    runtime.state["created"] = {"contenttypes": len(cts), "permissions": len(perms)}
+    _clear_cache()
+
+
+def _remove_step(runtime: Any, a: Analysis) -> None:
+    runtime.state["removed"] = remove_stale(runtime.database, a.remove)
+    _clear_cache()
+
+
+# --- verification ----------------------------------------------------------------------------
+def verify(using: str, a: Analysis) -> list[str]:
+    """What is still wrong once the plan ran (empty when all is well)."""
+    from django.contrib.contenttypes.models import ContentType
+
+    _clear_cache()
+    failures = []
+    expected, _ = installed_models(using)
+    snapshot = read_snapshot(using)
+    labels = set(snapshot.by_label)
+    have = {
+        (snapshot.contenttypes[p.content_type_id], p.codename)
+        for p in snapshot.permissions
+        if p.content_type_id in snapshot.contenttypes
+    }
+    cts, perms = missing_rows(labels, have, expected, using)
+    if cts:
+        failures.append(f"{_plural(len(cts), 'content type')} still missing ({', '.join(cts[:5])})")
+    if perms:
+        failures.append(f"{_plural(len(perms), 'permission')} still missing")
+    left = sorted(
+        {r.old for r in a.remaps if r.old not in {x.new for x in a.remaps}} | set(a.remove)
+    )
+    left = [label for label in left if label in labels]
+    if left:
+        failures.append(f"stale content types still present: {', '.join(left)}")
+    ct_table, ct_pk = ContentType._meta.db_table, ContentType._meta.pk.column
+    checks = [(r, ct_table, ct_pk) for r in contenttype_references(using)]
+    if _auth_installed():
+        checks += [(r, _permission_table(), "id") for r in permission_references(using)]
+        checks.append(
+            (
+                Reference(
+                    _permission_table(), "content_type_id", "id", (), False, "auth.permission"
+                ),
+                ct_table,
+                ct_pk,
+            )
+        )
+    for ref, table, pk in checks:
+        col = _q(using, ref.column)
+        ((n,),) = _execute(
+            using,
+            f"SELECT COUNT(*) FROM {_q(using, ref.table)} WHERE {col} IS NOT NULL AND {col} NOT IN "
+            f"(SELECT {_q(using, pk)} FROM {_q(using, table)})",
+        )
+        if n:
+            failures.append(f"{n} rows of {ref.name} point at a {table} row that does not exist")
+    return failures
+
+
+# --- backup and restore ----------------------------------------------------------------------
+BACKUP_DOCUMENT = "contenttypes"
+
+
+def _section(
+    using: str, table: str, pk: str, columns: Sequence[str], scope_column: str, scope: Sequence[Any]
+) -> dict[str, Any]:
+    columns = [pk, *(c for c in columns if c != pk)]
+    return {
+        "table": table,
+        "pk": pk,
+        "columns": columns,
+        "scope_column": scope_column,
+        "scope": sorted(set(scope)),
+        "rows": rows_of(using, table, columns, scope_column, scope) if scope else [],
+    }
+
+
+def _model_columns(model: Any) -> list[str]:
+    return [f.column for f in model._meta.concrete_fields]
+
+
+def backup_document(using: str, a: Analysis) -> dict[str, Any]:
+    """The rows the plan may change, as they are now, each table with the scope it covers:
+    restoring puts the scope back exactly (rows added to it deleted, rows changed or deleted
+    written back)."""
+    from django.contrib.contenttypes.models import ContentType
+
+    ct_ids = a.involved_ids
+    sections = [
+        _section(
+            using,
+            ContentType._meta.db_table,
+            ContentType._meta.pk.column,
+            _model_columns(ContentType),
+            ContentType._meta.pk.column,
+            ct_ids,
+        )
+    ]
+    covered = {ContentType._meta.db_table}
+    if _auth_installed():
+        from django.contrib.auth.models import Permission
+
+        perms = _section(
+            using,
+            Permission._meta.db_table,
+            "id",
+            _model_columns(Permission),
+            "content_type_id",
+            ct_ids,
+        )
+        sections.append(perms)
+        covered.add(Permission._meta.db_table)
+        perm_ids = [row[0] for row in perms["rows"]]
+        for ref in permission_references(using):
+            if ref.pk:
+                sections.append(
+                    _section(using, ref.table, ref.pk, ref.columns, ref.column, perm_ids)
+                )
+                covered.add(ref.table)
+    for ref in contenttype_references(using):
+        if ref.pk:
+            sections.append(_section(using, ref.table, ref.pk, ref.columns, ref.column, ct_ids))
+            covered.add(ref.table)
+    if a.remove:
+        ids = a.snapshot.by_label
+        collector = _collector(using, [ids[label] for label in a.remove])
+        collector.sort()
+        for model, objs in reversed(list(collector.data.items())):
+            if model._meta.db_table not in covered and objs:
+                sections.append(
+                    _section(
+                        using,
+                        model._meta.db_table,
+                        model._meta.pk.column,
+                        _model_columns(model),
+                        model._meta.pk.column,
+                        [o.pk for o in objs],
+                    )
+                )
+    return {
+        "database": using,
+        "created": {
+            "contenttypes": a.missing_contenttypes,
+            "permissions": [[label, codename] for label, codename, _ in a.missing_permissions],
+        },
+        "sections": sections,
+    }
+
+
+def write_backup(runtime: Any, a: Analysis) -> None:
+    document = backup_document(runtime.database, a)
+    runtime.backup_dir.write_json(BACKUP_DOCUMENT, document)
+    runtime.state["backed_up"] = sum(len(s["rows"]) for s in document["sections"])
+
+
+def restore_plan(using: str, backup: Any) -> Any:
+    """A Plan that puts back the rows of a rebuild_contenttypes backup folder."""
+    from authtools.procedures.plan import Plan, Step
+
+    if not backup.has(BACKUP_DOCUMENT):
+        raise RemapError(
+            f"{str(backup.path)!r} holds no {BACKUP_DOCUMENT}.json: it is not a "
+            "rebuild_contenttypes backup"
+        )
+    document = backup.read_json(BACKUP_DOCUMENT)
+    plan = Plan("rebuild_contenttypes-restore", using)
+    created = document["created"]
+    details = [
+        f"{s['table']}: {_plural(len(s['rows']), 'row')} for {s['scope_column']} in "
+        f"{_plural(len(s['scope']), 'value')}"
+        for s in document["sections"]
+    ]
+    if created["contenttypes"] or created["permissions"]:
+        details.insert(
+            0,
+            "delete what the run created: "
+            f"{_plural(len(created['contenttypes']), 'content type')}, "
+            f"{_plural(len(created['permissions']), 'permission')}",
+        )
+
+    def apply(runtime: Any) -> None:
+        runtime.state["restored"] = restore(runtime.database, document)
+        _clear_cache()
+
+    plan.add(Step("restore", "rows", f"Restore the rows saved in {backup.path}", apply, details))
+    return plan
+
+
+def restore(using: str, document: dict[str, Any]) -> dict[str, int]:
+    """Put the backup's rows back exactly; counts per table. Run inside a transaction."""
+    counts: Counter[str] = Counter()
+    snapshot = read_snapshot(using)
+    ids = snapshot.by_label
+    created_cts = [ids[label] for label in document["created"]["contenttypes"] if label in ids]
+    created_perms = [
+        p.id
+        for p in snapshot.permissions
+        if [snapshot.contenttypes.get(p.content_type_id), p.codename]
+        in document["created"]["permissions"]
+        or p.content_type_id in created_cts
+    ]
+    # 1. What the run created (and anything since pointing at it).
+    if created_perms:
+        for ref in permission_references(using):
+            counts[ref.table] += delete_where(using, ref.table, ref.column, created_perms)
+        counts[_permission_table()] += delete_where(using, _permission_table(), "id", created_perms)
+    if created_cts:
+        for ref in contenttype_references(using):
+            counts[ref.table] += delete_where(using, ref.table, ref.column, created_cts)
+        counts["django_content_type"] += delete_where(
+            using, "django_content_type", "id", created_cts
+        )
+    sections = document["sections"]
+    # 2. Rows that entered a scope since the backup, children first.
+    for s in reversed(sections):
+        if not s["scope"]:
+            continue
+        kept = {row[0] for row in s["rows"]}
+        now = rows_of(using, s["table"], [s["pk"]], s["scope_column"], s["scope"])
+        extra = [row[0] for row in now if row[0] not in kept]
+        counts[s["table"]] += delete_where(using, s["table"], s["pk"], extra)
+    # 3. The saved rows, parents first: updated where they exist, inserted where they do not.
+    for s in sections:
+        if not s["rows"]:
+            continue
+        table, pk, columns = s["table"], s["pk"], s["columns"]
+        existing = {row[0] for row in rows_of(using, table, [pk], pk, [r[0] for r in s["rows"]])}
+        sets = ", ".join(f"{_q(using, c)} = %s" for c in columns[1:])
+        inserts = []
+        for row in s["rows"]:
+            if row[0] in existing:
+                if columns[1:]:
+                    _execute(
+                        using,
+                        f"UPDATE {_q(using, table)} SET {sets} WHERE {_q(using, pk)} = %s",
+                        [*row[1:], row[0]],
+                    )
+            else:
+                inserts.append(row)
+        if inserts:
+            from django.db import connections
+
+            cols = ", ".join(_q(using, c) for c in columns)
+            with connections[using].cursor() as cursor:
+                cursor.executemany(
+                    f"INSERT INTO {_q(using, table)} ({cols}) VALUES ({_marks(len(columns))})",
+                    inserts,
+                )
+        counts[table] += len(s["rows"])
+    _reset_sequences(using, [s["table"] for s in sections])
+    return dict(sorted((k, v) for k, v in counts.items() if v))
+
+
+def _reset_sequences(using: str, tables: Sequence[str]) -> None:
+    """PostgreSQL: rows inserted with explicit ids leave the id sequence behind; move it on."""
+    from django.apps import apps
+    from django.db import connections
+
+    connection = connections[using]
+    models = [
+        m
+        for m in apps.get_models(include_auto_created=True)
+        if m._meta.db_table in set(tables) and not m._meta.swapped
+    ]
+    statements = connection.ops.sequence_reset_sql(_NoStyle(), models)
+    if statements:
+        with connection.cursor() as cursor:
+            for sql in statements:
+                cursor.execute(sql)
+
+
+class _NoStyle:
+    def __getattr__(self, name: str) -> Any:
+        return lambda text: text

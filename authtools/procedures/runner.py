@@ -68,7 +68,8 @@ def execute(
     journal: list[str] = backup.read_json(JOURNAL) if backup.has(JOURNAL) else []
     if plan.backup is not None and not skip:
         plan.backup(runtime)
-    use_transaction = transactional_ddl(plan.database)
+    # Plans that only change rows (no DDL) run in one transaction on every backend.
+    use_transaction = transactional_ddl(plan.database) or all(s.kind == "rows" for s in plan.steps)
     pending = [s for s in plan.steps if s.id not in skip]
 
     def record(step: Step) -> None:
