@@ -375,7 +375,6 @@ def check_contract(ctx: Context, cls: Any) -> Iterator[Finding]:
 
 def _required_fields(ctx: Context, cls: Any, label: str) -> Iterator[Finding]:
     required = cls.REQUIRED_FIELDS
-    where = _attr_location(ctx, cls, "REQUIRED_FIELDS")
     if not isinstance(required, list | tuple):
         items = [required] if isinstance(required, str) else list(_iterable(required))
         yield catalog.finding(
@@ -383,7 +382,7 @@ def _required_fields(ctx: Context, cls: Any, label: str) -> Iterator[Finding]:
             f"{label}.REQUIRED_FIELDS is {required!r}, not a list or tuple "
             f"(Django's auth.E001); createsuperuser would prompt for the wrong fields.",
             f"Write `REQUIRED_FIELDS = {[i for i in items if isinstance(i, str)]!r}`.",
-            location=where,
+            location=_attr_location(ctx, cls, "REQUIRED_FIELDS"),
         )
         return
     if cls.USERNAME_FIELD in required:
@@ -393,7 +392,7 @@ def _required_fields(ctx: Context, cls: Any, label: str) -> Iterator[Finding]:
             f"{label}.USERNAME_FIELD {cls.USERNAME_FIELD!r} is also listed in REQUIRED_FIELDS "
             f"(Django's auth.E002); createsuperuser would ask for it twice.",
             f"Write `REQUIRED_FIELDS = {rest!r}`.",
-            location=where,
+            location=_attr_location(ctx, cls, "REQUIRED_FIELDS"),
         )
 
 
