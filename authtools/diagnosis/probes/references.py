@@ -104,7 +104,7 @@ def _files(ctx: Context) -> Iterator[Path]:
         roots.append(app.path)
     suffixes = (".py", *TEMPLATE_SUFFIXES)
     for root in roots:
-        for path in source.iter_files(root, suffixes):
+        for path in sorted(source.iter_files(root, suffixes)):
             if path.suffix != ".py" and "templates" not in path.parts:
                 continue
             resolved = path.resolve()
