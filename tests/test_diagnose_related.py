@@ -1,0 +1,78 @@
+"""The related-objects probe (W701) on real databases: users without their profiles.Profile."""
+
+from __future__ import annotations
+
+from .conftest import Project
+from .test_diagnose_database import shell
+
+# 40 users; profiles for 28 of them, created the way sign-up code does.
+USERS_AND_SOME_PROFILES = """
+from django.contrib.auth import get_user_model
+from profiles.models import Profile
+
+User = get_user_model()
+users = User.objects.bulk_create(User(username=f"user{i:02}") for i in range(40))
+users = list(User.objects.order_by("username"))
+Profile.objects.bulk_create(Profile(user=user) for user in users[:28])
+"""
+
+HINT = (
+    "Create the missing rows in a data migration (one Profile per user without one, e.g. "
+    "bulk_create), create them when a user is created (a post_save signal or the sign-up "
+    "code), or read them with Profile.objects.get_or_create(user=user)."
+)
+
+
+def related_findings(project: Project) -> tuple[int, list[dict[str, object]]]:
+    result = project.manage("diagnose_user_model", "--format", "json", "--fail-level", "warning")
+    assert result.code in (0, 1) and "Traceback" not in result.err, str(result)
+    return result.code, [f for f in result.json()["findings"] if f["cause"] == "related-objects"]
+
+
+def test_users_without_their_profile(db_project: Project) -> None:
+    db_project.migrate()
+    assert related_findings(db_project) == (0, [])  # no users: nothing missing
+
+    shell(db_project, USERS_AND_SOME_PROFILES)
+    assert db_project.db.query(
+        "SELECT COUNT(*) FROM accounts_user u WHERE NOT EXISTS "
+        "(SELECT 1 FROM profiles_profile p WHERE p.user_id = u.id)"
+    ) == [(12,)]
+    missing = shell(
+        db_project,
+        """
+        from django.contrib.auth import get_user_model
+        try:
+            get_user_model().objects.get(username="user39").profile
+        except get_user_model().profile.RelatedObjectDoesNotExist as exc:
+            print(type(exc).__name__)
+        """,
+    )
+    assert missing == "RelatedObjectDoesNotExist\n"
+
+    code, findings = related_findings(db_project)
+    assert code == 1
+    assert findings == [
+        {
+            "id": "authtools.W701",
+            "severity": "warning",
+            "cause": "related-objects",
+            "message": "12 of 40 users have no profiles.Profile "
+            "(user.profile raises RelatedObjectDoesNotExist).",
+            "hint": HINT,
+            "location": {"table": "profiles_profile"},
+            "fix_command": None,
+        }
+    ]
+
+    # Every user gets a profile: the warning goes.
+    shell(
+        db_project,
+        """
+        from django.contrib.auth import get_user_model
+        from profiles.models import Profile
+        for user in get_user_model().objects.filter(profile__isnull=True):
+            Profile.objects.get_or_create(user=user)
+        """,
+    )
+    assert related_findings(db_project) == (0, [])
