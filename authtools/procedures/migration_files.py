@@ -34,7 +34,13 @@ def dependency_spans(source: str, app_label: str) -> list[tuple[int, int, int, i
                     and name.end_col_offset is not None
                 ):
                     spans.append(
-                        (name.lineno, name.col_offset, name.end_lineno, name.end_col_offset, name.value)
+                        (
+                            name.lineno,
+                            name.col_offset,
+                            name.end_lineno,
+                            name.end_col_offset,
+                            name.value,
+                        )
                     )
     return spans
 
@@ -48,7 +54,9 @@ def rewrite_dependencies(source: str, app_label: str, mapping: Mapping[str, str]
     spans = [s for s in dependency_spans(source, app_label) if s[4] in mapping]
     for line, col, end_line, end_col, name in sorted(spans, reverse=True):
         if line != end_line:  # a name literal split over lines: rewrite it onto the first line
-            lines[line - 1] = lines[line - 1][:col] + repr(mapping[name]) + lines[end_line - 1][end_col:]
+            lines[line - 1] = (
+                lines[line - 1][:col] + repr(mapping[name]) + lines[end_line - 1][end_col:]
+            )
             del lines[line:end_line]
             continue
         text = lines[line - 1]

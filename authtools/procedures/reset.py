@@ -42,6 +42,7 @@ DOCUMENT = "reset"
 REVERT = {"AUTH_USER_MODEL": "auth.User"}
 PLACEHOLDER = "__first__"
 PREDICTED = "0001_initial"
+OTHER_PROCEDURES = ("swap_user_model", "rebuild_contenttypes")
 
 
 class ResetError(Exception):
@@ -364,7 +365,7 @@ def build_plan(
         raise ResetError(
             f"The database holds only part of {ins.label!r}'s tables and columns (missing: "
             f"{', '.join(ins.tables.missing[:5])}); neither recording nor applying a new initial "
-            "migration is safe. Fix the schema by hand, or use --reset-db on a development database."
+            "migration is safe. Fix the schema by hand, or --reset-db a development database."
         )
     plan.backup = lambda runtime: save_backup(ins, runtime.backup_dir)
     _add_file_steps(plan, ins)
@@ -372,7 +373,15 @@ def build_plan(
         _add_reset_db_steps(plan, ins)
     else:
         _add_row_steps(plan, ins)
+    if ins.via_auth_user:
+        _add_real_makemigrations_step(plan, ins)
     plan.verify = lambda runtime: verify(ins, runtime)
+    if ins.history_error and ins.tables.missing and not reset_db:
+        plan.notes.append(
+            f"Other apps' migrations were applied before {ins.label!r}'s tables existed, so their "
+            "foreign keys point at another user model's table: this reset repairs the migration "
+            "history only; then run swap_user_model (diagnose_user_model reports E405)."
+        )
     plan.notes.append(
         f"Backup first: {len(ins.files) + len(ins.dependents)} file(s) and {len(ins.rows)} "
         "django_migrations row(s); undo with --restore BACKUP."
@@ -400,13 +409,15 @@ def _add_file_steps(plan: Plan, ins: Inspection) -> None:
                 "file",
                 f"Point {len(ins.dependents)} other migration file(s) at ({label!r}, "
                 f"{PLACEHOLDER!r}) while makemigrations runs",
-                lambda rt: _rewrite_dependents(ins, {n: PLACEHOLDER for d in ins.dependents for n in d.names}),
+                lambda rt: _rewrite_dependents(
+                    ins, {n: PLACEHOLDER for d in ins.dependents for n in d.names}
+                ),
                 details=[f"{ins.display(d.path)}: {', '.join(d.names)}" for d in ins.dependents],
                 atomic=False,
             )
         )
     how = (
-        "with AUTH_USER_MODEL='auth.User', then with the real value"
+        "with AUTH_USER_MODEL='auth.User'"
         if ins.via_auth_user
         else "with the real AUTH_USER_MODEL (again after a run with 'auth.User' if Django refuses)"
     )
@@ -429,8 +440,10 @@ def _add_file_steps(plan: Plan, ins: Inspection) -> None:
             Step(
                 "repoint-dependents",
                 "file",
-                f"Point those dependencies at {label!r}'s new last migration",
-                lambda rt: _rewrite_dependents(ins, {n: rt.state["leaf"] for d in ins.dependents for n in d.names}),
+                f"Point those dependencies at the new last migration of {label!r}",
+                lambda rt: _rewrite_dependents(
+                    ins, {n: rt.state["leaf"] for d in ins.dependents for n in d.names}
+                ),
                 details=details,
                 atomic=False,
             )
@@ -450,8 +463,10 @@ def _add_row_steps(plan: Plan, ins: Inspection) -> None:
                 f"Delete {len(ins.rows)} row(s) of {label!r} from django_migrations",
                 lambda rt: delete_rows(ins),
                 details=[f"id {r.id}: {label}.{r.name} (applied {r.applied})" for r in ins.rows],
-                sql=[f"DELETE FROM {table} WHERE app = '{label}' AND id IN "
-                     f"({', '.join(str(r.id) for r in ins.rows)})"],
+                sql=[
+                    f"DELETE FROM {table} WHERE app = '{label}' AND id IN "
+                    f"({', '.join(str(r.id) for r in ins.rows)})"
+                ],
             )
         )
     if ins.tables.complete:
@@ -459,7 +474,7 @@ def _add_row_steps(plan: Plan, ins: Inspection) -> None:
             Step(
                 "record-initial",
                 "rows",
-                f"Record {label}.{PREDICTED} as applied: the database already has its tables and columns",
+                f"Record {label}.{PREDICTED} as applied: the database has its tables and columns",
                 lambda rt: record_generated(ins, rt),
                 details=[f"found table {t}" for t in ins.tables.present],
             )
@@ -470,12 +485,25 @@ def _add_row_steps(plan: Plan, ins: Inspection) -> None:
             Step(
                 "apply-initial",
                 "command",
-                f"Apply {label}.{PREDICTED} with Django's MigrationExecutor (its tables are missing)",
+                f"Apply {label}.{PREDICTED} with Django's MigrationExecutor (tables missing)",
                 lambda rt: apply_generated(ins, rt),
                 details=[f"creates table {t}" for t in ins.tables.tables],
                 atomic=False,
             )
         )
+
+
+def _add_real_makemigrations_step(plan: Plan, ins: Inspection) -> None:
+    plan.add(
+        Step(
+            "makemigrations-real",
+            "command",
+            f"Run makemigrations {ins.label} with the real AUTH_USER_MODEL (now that the history "
+            "is consistent) and apply what it writes, if anything",
+            lambda rt: run_makemigrations_real(ins, rt),
+            atomic=False,
+        )
+    )
 
 
 def _add_reset_db_steps(plan: Plan, ins: Inspection) -> None:
@@ -523,12 +551,12 @@ def _child(
 ) -> childproc.ChildResult:
     result = childproc.run_manage(args, overrides, cwd=ins.root)
     if not result.ok:
-        raise RuntimeError(f"manage.py {' '.join(args)} failed: {result.last_error_line()}")
+        raise RuntimeError(f"manage.py {' '.join(args)} failed: {_last_line(result)}")
     return result
 
 
 def run_makemigrations(ins: Inspection, rt: Runtime) -> None:
-    """makemigrations LABEL, with the temporary revert first when asked or when needed."""
+    """makemigrations LABEL: with the temporary revert when asked, or when the real value fails."""
     before = {p.name for p in migration_files(ins.folder)}
     args = ["makemigrations", ins.label, "--noinput", "--skip-checks"]
     runs: list[dict[str, Any]] = []
@@ -537,19 +565,41 @@ def run_makemigrations(ins: Inspection, rt: Runtime) -> None:
         first = childproc.run_manage(args, cwd=ins.root)
         runs.append({"auth_user_model": "real", "ok": first.ok, "output": first.stdout.strip()})
         if not first.ok:
-            revert_reason = f"makemigrations with the real value failed: {first.last_error_line()}"
+            revert_reason = f"makemigrations with the real value failed: {_last_line(first)}"
             for path in migration_files(ins.folder):  # a partial run must not stay behind
                 if path.name not in before:
                     path.unlink()
     if revert_reason is not None:
         reverted = _child(ins, args, REVERT)
         runs.append({"auth_user_model": "auth.User", "ok": True, "output": reverted.stdout.strip()})
-        real = _child(ins, args)
-        runs.append({"auth_user_model": "real", "ok": True, "output": real.stdout.strip()})
     generated = sorted(p.name[:-3] for p in migration_files(ins.folder) if p.name not in before)
     if not generated:
         raise RuntimeError(f"makemigrations wrote no migration for {ins.label!r}")
-    rt.state.update(generated=generated, leaf=generated[-1], makemigrations=runs, revert=revert_reason)
+    rt.state.update(
+        generated=generated, leaf=generated[-1], makemigrations=runs, revert=revert_reason
+    )
+
+
+def run_makemigrations_real(ins: Inspection, rt: Runtime) -> None:
+    """The second half of the revert: makemigrations with the real value, once the history is
+    consistent (before, Django refuses: InconsistentMigrationHistory). Whatever it writes is
+    what the real value needs beyond the reverted run; it is applied at once."""
+    before = {p.name for p in migration_files(ins.folder)}
+    result = _child(ins, ["makemigrations", ins.label, "--noinput", "--skip-checks"])
+    rt.state["makemigrations"].append(
+        {"auth_user_model": "real", "ok": True, "output": result.stdout.strip()}
+    )
+    extra = sorted(p.name[:-3] for p in migration_files(ins.folder) if p.name not in before)
+    rt.state["generated_real"] = extra
+    if extra:
+        rt.state["generated"] += extra
+        rt.state["leaf"] = extra[-1]
+        _rewrite_dependents(ins, {n: extra[-1] for d in ins.dependents for n in d.names})
+        apply_generated(ins, rt)
+
+
+def _last_line(result: childproc.ChildResult) -> str:
+    return result.last_error_line().rstrip(".")
 
 
 def delete_rows(ins: Inspection) -> None:
@@ -612,7 +662,7 @@ def apply_generated(ins: Inspection, rt: Runtime) -> None:
         state = loader.project_state(key, at_end=False)
         executor.apply_migration(state, loader.graph.nodes[key])
         done.append(key[1])
-    rt.state["applied"] = done
+    rt.state["applied"] = rt.state.get("applied", []) + done
 
 
 # --- verification --------------------------------------------------------------------------
@@ -639,18 +689,37 @@ def verify(ins: Inspection, rt: Runtime) -> list[str]:
     )
     try:
         findings = [
-            f for f in json.loads(diag.stdout)["findings"]
+            f
+            for f in json.loads(diag.stdout)["findings"]
             if f["cause"] == "migrations" and f["severity"] in ("error", "warning")
         ]
-        detail = "; ".join(f"{f['id']} {f['message']}" for f in findings) or "ok"
-        ok = not findings
     except (ValueError, KeyError, TypeError):
-        ok, detail = False, f"no JSON report: {diag.last_error_line()}"
+        findings = None
+    if findings is None:
+        ok, detail = False, f"no JSON report: {_last_line(diag)}"
+    else:
+        own = [f for f in findings if not _handed_over(f)]
+        ok = not own
+        detail = "; ".join(f"{f['id']} {f['message']}" for f in own) or "ok"
+        rt.state["next_steps"] = _next_steps([f for f in findings if _handed_over(f)])
     outcomes.append({"check": "diagnose_user_model (migrations)", "ok": ok, "detail": detail})
     if not ok:
         failures.append(f"diagnose_user_model: {detail}")
     rt.state["verification"] = outcomes
     return failures
+
+
+def _handed_over(finding: dict[str, Any]) -> bool:
+    """Findings that another procedure fixes: tables created for another user model (E405,
+    E403 from a swap) need their foreign keys and rows moved, which a migration reset never does."""
+    return any(cmd in (finding.get("fix_command") or "") for cmd in OTHER_PROCEDURES)
+
+
+def _next_steps(findings: list[dict[str, Any]]) -> list[str]:
+    by_command: dict[str, list[str]] = {}
+    for f in findings:
+        by_command.setdefault(f["fix_command"], []).append(f["id"])
+    return [f"{cmd} (for {', '.join(sorted(set(ids)))})" for cmd, ids in sorted(by_command.items())]
 
 
 # --- backup and restore ----------------------------------------------------------------------
@@ -701,7 +770,7 @@ def build_restore_plan(path: Path, database: str) -> Plan:
             "restore-files",
             "file",
             f"Replace the migration files of {label!r} and put back {len(files)} saved file(s)",
-            lambda rt: restore_files(folder, files),
+            lambda rt: restore_files(folder, files, rt),
             details=[str(original) for _, original in files],
             atomic=False,
         )
@@ -719,8 +788,9 @@ def build_restore_plan(path: Path, database: str) -> Plan:
     return plan
 
 
-def restore_files(folder: Path, files: list[tuple[Path, Path]]) -> None:
+def restore_files(folder: Path, files: list[tuple[Path, Path]], rt: Runtime) -> None:
     delete_migration_files(folder)
+    rt.state["restored"] = True
     for copy, original in files:
         original.parent.mkdir(parents=True, exist_ok=True)
         shutil.copy2(copy, original)
@@ -737,5 +807,8 @@ def restore_rows(database: str, label: str, rows: list[Row]) -> None:
     recorder.migration_qs.filter(app=label).delete()
     model = recorder.Migration
     recorder.migration_qs.bulk_create(
-        [model(id=r.id, app=label, name=r.name, applied=datetime.fromisoformat(r.applied)) for r in rows]
+        [
+            model(id=r.id, app=label, name=r.name, applied=datetime.fromisoformat(r.applied))
+            for r in rows
+        ]
     )

@@ -79,4 +79,10 @@ class Command(ProcedureCommand):
             mark = self.style.SUCCESS("ok") if outcome["ok"] else self.style.ERROR("FAILED")
             detail = "" if outcome["ok"] else f": {outcome['detail']}"
             self.stdout.write(f"Verify {outcome['check']}: {mark}{detail}")
-        super().render_result(result)
+        self.stdout.write(f"Backup: {result.backup}")
+        if state.get("restored"):
+            self.stdout.write(self.style.SUCCESS("Restored."))
+        elif result.verified:
+            self.stdout.write(self.style.SUCCESS("Done; verified."))
+        for step in state.get("next_steps", []):
+            self.stdout.write(self.style.WARNING(f"Still to do (not a migration reset): {step}"))
