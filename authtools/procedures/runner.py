@@ -99,6 +99,10 @@ def execute(
                 if use_transaction and current.atomic
                 else f"restore with --restore {backup.path}"
             )
+            if use_transaction and current.atomic and any(
+                not s.atomic for s in plan.steps if s.id in journal
+            ):  # earlier steps outside the transaction (files, child processes) stay done
+                undo += f"; earlier steps are not: restore with --restore {backup.path}"
             raise ProcedureError(
                 f"Step {number} ({current.description}) failed: {type(exc).__name__}: {exc}. "
                 f"Nothing after it ran; {undo}.",
