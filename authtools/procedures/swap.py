@@ -160,26 +160,33 @@ def mirror_differences(old: Any, new_state_model: Any, connection: Any) -> list[
     return out
 
 
-def pk_refusal(old_table: str, new: Any, connection: Any, state_model: Any) -> str | None:
-    """The reason to refuse when the new primary key's type differs from the old column's."""
+def pk_refusal(
+    old_table: str, old: Any, new: Any, connection: Any, state_model: Any
+) -> str | None:
+    """The reason to refuse when the new primary key's type differs from the old column's
+    (in the database, or in kind: an AutoField and a BigAutoField are both 'integer' on SQLite
+    but not on PostgreSQL or MySQL, where the same migrations may run)."""
     from authtools.db.catalog import primary_key
 
     found = primary_key(connection, old_table)
     if found is None:
         return f"the old user table {old_table!r} does not exist in the database"
     column, db_type = found
-    new_pk = state_model._meta.pk
+    new_pk, old_pk = state_model._meta.pk, old._meta.pk
     new_type = new_pk.rel_db_type(connection)
-    if same_key_type(connection.vendor, db_type, new_type):
+    new_kind, old_kind = new_pk.get_internal_type(), old_pk.get_internal_type()
+    if same_key_type(connection.vendor, db_type, new_type) and new_kind == old_kind:
         return None
-    kind = {32: "AutoField", 64: "BigAutoField", 16: "SmallAutoField"}.get(
-        integer_width(db_type) or 0, "a field of that type"
-    )
+    if not old_kind.endswith("AutoField"):
+        old_kind = {32: "AutoField", 64: "BigAutoField", 16: "SmallAutoField"}.get(
+            integer_width(db_type) or 0, old_kind
+        )
     return (
-        f"{_label(new)}'s primary key would be {new_type!r} ({type(new_pk).__name__}) but "
-        f"{old_table}.{column} is {db_type!r}: add `id = models.{kind}(primary_key=True)` to "
-        f"{_label(new)} (or set default_auto_field = 'django.db.models.{kind}' on its app "
-        "config), regenerate its migration and run the swap again"
+        f"{_label(new)}'s primary key would be a {new_kind} ({new_type!r}) but "
+        f"{old_table}.{column} is {db_type!r} ({_label(old)}'s {old_kind}): add "
+        f"`{new_pk.name} = models.{old_kind}(primary_key=True)` to {_label(new)} (or set "
+        f"default_auto_field = 'django.db.models.{old_kind}' on its app config), regenerate "
+        "its migration and run the swap again"
     )
 
 
@@ -245,6 +252,9 @@ def check_migrations(connection: Any, old: Any, new: Any) -> tuple[list[tuple[st
                 )
     state = loader.project_state(ours[-1], at_end=True)
     state_model = state.apps.get_model(app, new._meta.model_name)
+    refusal = pk_refusal(old._meta.db_table, old, new, connection, state_model)
+    if refusal:
+        raise SwapRefused(refusal)
     differences = mirror_differences(old, state_model, connection)
     if differences:
         raise SwapRefused(
@@ -310,9 +320,6 @@ def preflight(database: str, old_label: str) -> SwapSpec:
             "or swap by hand"
         )
     migrations, state_model = check_migrations(connection, old, new)
-    refusal = pk_refusal(old_table, new, connection, state_model)
-    if refusal:
-        raise SwapRefused(refusal)
     pk_column = new._meta.pk.column
     all_fks = foreign_keys(connection)
 
