@@ -689,7 +689,12 @@ def cascade_counts(using: str, ids: Sequence[int]) -> dict[str, int]:
     included (as remove_stale_contenttypes lists them); tables without a model too."""
     if not ids:
         return {}
-    counts = {model._meta.label: len(objs) for model, objs in _collector(using, ids).data.items()}
+    collector = _collector(using, ids)
+    counts = {model._meta.label: len(objs) for model, objs in collector.data.items()}
+    for (f, value), batches in collector.field_updates.items():
+        shown = "NULL" if value is None else repr(value)
+        key = f"{f.model._meta.label}.{f.name} set to {shown}"
+        counts[key] = counts.get(key, 0) + sum(len(batch) for batch in batches)
     model_tables = _model_tables()
     for ref in contenttype_references(using):
         if ref.table not in model_tables:
@@ -823,10 +828,52 @@ def _plural(n: int, word: str) -> str:
     return f"{n} {word}" if n == 1 else f"{n} {word}s"
 
 
+USAGE_WORDS = (
+    ("permissions", "permission", "permissions"),
+    ("permission assignments", "permission assignment", "permission assignments"),
+    ("log entries", "log entry", "log entries"),
+)
+
+
 def describe_usage(usage: Counter[str]) -> str:
+    """'4 permissions, 7 permission assignments, 1 log entry, 2 tags.taggeditem.content_type'."""
     if not usage:
         return "nothing references it"
-    return ", ".join(f"{n} {what}" for what, n in sorted(usage.items()))
+    parts = [
+        f"{usage[key]} {one if usage[key] == 1 else many}"
+        for key, one, many in USAGE_WORDS
+        if usage[key]
+    ]
+    known = {key for key, _, _ in USAGE_WORDS}
+    parts.extend(f"{n} {what}" for what, n in sorted(usage.items()) if what not in known and n)
+    return ", ".join(parts)
+
+
+def describe_counts(counts: dict[str, int]) -> str:
+    """What one remap did, as a phrase for the result."""
+    parts = []
+    if counts.get("relabelled"):
+        parts.append("kept its id and relabelled it")
+    if counts.get("merged"):
+        parts.append("merged into the successor's row")
+    words = {
+        "permissions": "moved or renamed",
+        "permissions_merged": "merged with their twins",
+        "assignments": "moved",
+        "log_entries": "moved",
+    }
+    for key, n in counts.items():
+        if key in ("relabelled", "merged") or not n:
+            continue
+        what = {"permissions_merged": "permissions", "log_entries": "log entries"}.get(key, key)
+        if n == 1:
+            what = {
+                "permissions": "permission",
+                "log entries": "log entry",
+                "assignments": "assignment",
+            }.get(what, what)
+        parts.append(f"{n} {what} {words.get(key, 'moved')}")
+    return ", ".join(parts)
 
 
 def build_plan(using: str, explicit: Sequence[str] = (), remove_stale: bool = False) -> Any:

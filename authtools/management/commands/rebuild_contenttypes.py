@@ -70,8 +70,7 @@ class Command(ProcedureCommand):
     def render_result(self, result: RunResult) -> None:
         state = result.state
         for pair, counts in state.get("remapped", {}).items():
-            done = ", ".join(f"{n} {what}" for what, n in counts.items() if n)
-            self.stdout.write(f"Remapped {pair}: {done or 'nothing referenced it'}")
+            self.stdout.write(f"Remapped {pair}: {contenttypes.describe_counts(counts)}")
         if "created" in state:
             created = state["created"]
             self.stdout.write(
