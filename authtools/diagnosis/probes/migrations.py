@@ -235,6 +235,12 @@ class _Probe:
 
     def findings(self) -> Iterator[Finding]:
         state = self.state
+        if self.ctx.extra.get("system_check"):
+            # Only what no command of Django can run with. E401 would block the very fix
+            # (makemigrations runs the system checks) and the autodetector is too slow for
+            # every `manage.py check`.
+            yield from self.missing()
+            return
         no_migrations = not any(app == self.user_app for app, _ in self.disk)
         if no_migrations:
             yield self.no_migrations()
@@ -471,8 +477,6 @@ class _Probe:
 
     # W406 ---------------------------------------------------------------------------------
     def pending(self) -> Iterator[Finding]:
-        if self.ctx.extra.get("system_check"):
-            return  # makemigrations' autodetector is too slow for every `manage.py check`
         for app, operations in pending_changes(self.loader).items():
             described = "; ".join(op.describe() for op in operations[:5])
             more = f" and {len(operations) - 5} more" if len(operations) > 5 else ""
