@@ -11,6 +11,7 @@ ratio. The goal: the diagnosis costs at most 1.3x showmigrations.
 Exit status 0 when the goal is met, 1 when it is not.
 """
 
+# ruff: noqa: E501 - the templates below are generated migration code, kept one line per field
 from __future__ import annotations
 
 import argparse
@@ -140,7 +141,12 @@ def app_plan(i: int, n_migrations: int) -> list[dict[str, object]]:
             step["cross"] = f"app{i - 1:03d}" if (k % 5 == 0 and i > 0) else None
             if step["cross"]:
                 step["deps"] = [(step["cross"], "0001_initial")]
-        step["name"] = f"{k:04d}_" + {"thing": "initial", "field": f"thing_field{k:02d}", "part": f"part{k:02d}"}[str(step["kind"])]
+        step["name"] = (
+            f"{k:04d}_"
+            + {"thing": "initial", "field": f"thing_field{k:02d}", "part": f"part{k:02d}"}[
+                str(step["kind"])
+            ]
+        )
         step["app"] = app
         plan.append(step)
     return plan
@@ -150,15 +156,24 @@ def part_fields(step: dict[str, object], app: str) -> list[tuple[str, str]]:
     k = step["k"]
     fields = [
         ("label", "models.CharField(max_length=50)"),
-        ("thing", f'models.ForeignKey(on_delete=models.CASCADE, related_name="parts{k:02d}", to="{app}.thing")'),
+        (
+            "thing",
+            f'models.ForeignKey(on_delete=models.CASCADE, related_name="parts{k:02d}", to="{app}.thing")',
+        ),
     ]
     if step["user_fk"]:
         fields.append(
-            ("owner", f'models.ForeignKey(on_delete=models.CASCADE, related_name="{app}_part{k:02d}", to=settings.AUTH_USER_MODEL)')
+            (
+                "owner",
+                f'models.ForeignKey(on_delete=models.CASCADE, related_name="{app}_part{k:02d}", to=settings.AUTH_USER_MODEL)',
+            )
         )
     if step["cross"]:
         fields.append(
-            ("other", f'models.ForeignKey(null=True, on_delete=models.SET_NULL, related_name="{app}_part{k:02d}", to="{step["cross"]}.thing")')
+            (
+                "other",
+                f'models.ForeignKey(null=True, on_delete=models.SET_NULL, related_name="{app}_part{k:02d}", to="{step["cross"]}.thing")',
+            )
         )
     return fields
 
@@ -171,9 +186,18 @@ def migration_source(step: dict[str, object], previous: str | None) -> str:
     deps += [f"({a!r}, {n!r})" for a, n in step["deps"]]  # type: ignore[attr-defined]
     auto = 'models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")'
     if step["kind"] == "thing":
-        fields = [("id", auto), ("name", "models.CharField(max_length=100)"), ("created", "models.DateTimeField(auto_now_add=True)")]
+        fields = [
+            ("id", auto),
+            ("name", "models.CharField(max_length=100)"),
+            ("created", "models.DateTimeField(auto_now_add=True)"),
+        ]
         if step["swappable"]:
-            fields.append(("owner", 'models.ForeignKey(null=True, on_delete=models.SET_NULL, related_name="+", to=settings.AUTH_USER_MODEL)'))
+            fields.append(
+                (
+                    "owner",
+                    'models.ForeignKey(null=True, on_delete=models.SET_NULL, related_name="+", to=settings.AUTH_USER_MODEL)',
+                )
+            )
         op = _create("Thing", fields)
     elif step["kind"] == "field":
         name, source = step["field"]  # type: ignore[misc]
@@ -201,9 +225,14 @@ def _create(name: str, fields: list[tuple[str, str]]) -> str:
 
 def models_source(plan: list[dict[str, object]]) -> str:
     app = str(plan[0]["app"])
-    thing = ["    name = models.CharField(max_length=100)", "    created = models.DateTimeField(auto_now_add=True)"]
+    thing = [
+        "    name = models.CharField(max_length=100)",
+        "    created = models.DateTimeField(auto_now_add=True)",
+    ]
     if plan[0]["swappable"]:
-        thing.append('    owner = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+")')
+        thing.append(
+            '    owner = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+")'
+        )
     parts = []
     for step in plan:
         if step["kind"] == "field":
@@ -215,7 +244,11 @@ def models_source(plan: list[dict[str, object]]) -> str:
             parts.append("\n".join(lines))
     return (
         "from django.conf import settings\nfrom django.db import models\n\n\n"
-        + "class Thing(models.Model):\n" + "\n".join(thing) + "\n\n\n" + "\n\n\n".join(parts) + "\n"
+        + "class Thing(models.Model):\n"
+        + "\n".join(thing)
+        + "\n\n\n"
+        + "\n\n\n".join(parts)
+        + "\n"
     )
 
 
@@ -254,7 +287,9 @@ def run(root: Path, *args: str) -> float:
     )
     elapsed = time.perf_counter() - start
     if proc.returncode != 0:
-        sys.exit(f"`manage.py {' '.join(args)}` failed ({proc.returncode}):\n{proc.stdout}{proc.stderr}")
+        sys.exit(
+            f"`manage.py {' '.join(args)}` failed ({proc.returncode}):\n{proc.stdout}{proc.stderr}"
+        )
     return elapsed
 
 
@@ -262,8 +297,12 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=7, help="Runs of each command (default 7).")
     parser.add_argument("--apps", type=int, default=100, help="Apps in the project (default 100).")
-    parser.add_argument("--migrations", type=int, default=20, help="Migrations per app (default 20).")
-    parser.add_argument("--keep", action="store_true", help="Keep the generated project and print where.")
+    parser.add_argument(
+        "--migrations", type=int, default=20, help="Migrations per app (default 20)."
+    )
+    parser.add_argument(
+        "--keep", action="store_true", help="Keep the generated project and print where."
+    )
     args = parser.parse_args(argv)
 
     root = Path(tempfile.mkdtemp(prefix="authtools-bench-"))
@@ -271,8 +310,10 @@ def main(argv: list[str] | None = None) -> int:
         write_project(root, args.apps, args.migrations)
         started = time.perf_counter()
         run(root, "migrate", "--no-input", "-v", "0")
-        print(f"project: {args.apps} apps x {args.migrations} migrations, migrated on SQLite "
-              f"in {time.perf_counter() - started:.1f} s")
+        print(
+            f"project: {args.apps} apps x {args.migrations} migrations, migrated on SQLite "
+            f"in {time.perf_counter() - started:.1f} s"
+        )
         run(root, "showmigrations")  # warm the bytecode caches of both, then measure
         run(root, "diagnose_user_model")
         times: dict[str, list[float]] = {"diagnose_user_model": [], "showmigrations": []}
@@ -281,7 +322,9 @@ def main(argv: list[str] | None = None) -> int:
             times["showmigrations"].append(run(root, "showmigrations"))
         medians = {name: statistics.median(values) for name, values in times.items()}
         for name, values in times.items():
-            print(f"{name:20} median {medians[name]:.3f} s  (runs: {', '.join(f'{v:.3f}' for v in values)})")
+            print(
+                f"{name:20} median {medians[name]:.3f} s  (runs: {', '.join(f'{v:.3f}' for v in values)})"
+            )
         ratio = medians["diagnose_user_model"] / medians["showmigrations"]
         met = ratio <= GOAL
         print(f"ratio {ratio:.2f} (goal <= {GOAL}): {'met' if met else 'MISSED'}")

@@ -69,7 +69,11 @@ def migrate_on_auth_user(project: Project) -> None:
     write accounts.User and its migration (as the project has them), still on auth.User."""
     saved = {
         rel: project.read(rel)
-        for rel in ("accounts/models.py", "accounts/admin.py", "accounts/migrations/0001_initial.py")
+        for rel in (
+            "accounts/models.py",
+            "accounts/admin.py",
+            "accounts/migrations/0001_initial.py",
+        )
     }
     project.remove("accounts/migrations")
     project.write("accounts/models.py", "")
@@ -136,7 +140,10 @@ def test_no_migrations_unapplied_healthy_and_pending(db_project: Project) -> Non
     models = project.read("accounts/models.py")
     project.write(
         "accounts/models.py",
-        models.replace("from django.contrib.auth.models import AbstractUser", "from django.contrib.auth.models import AbstractUser\nfrom django.db import models")
+        models.replace(
+            "from django.contrib.auth.models import AbstractUser",
+            "from django.contrib.auth.models import AbstractUser\nfrom django.db import models",
+        )
         + "\n    nickname = models.CharField(max_length=30, blank=True)\n",
     )
     real = project.manage("makemigrations", "--check", "--dry-run")
@@ -150,7 +157,10 @@ def test_no_migrations_unapplied_healthy_and_pending(db_project: Project) -> Non
         "written (`makemigrations --check` fails).",
         "hint": "Write the migration and apply it: makemigrations accounts, then "
         "`python manage.py migrate`.",
-        "location": {"file": "accounts/models.py", "line": project.line_of("accounts/models.py", "class User")},
+        "location": {
+            "file": "accounts/models.py",
+            "line": project.line_of("accounts/models.py", "class User"),
+        },
         "fix_command": "python manage.py makemigrations accounts",
     }
     result = diagnose(project, "--fail-level", "warning")
@@ -184,7 +194,7 @@ def test_switch_from_auth_user_predicted_then_diagnosed(db_project: Project) -> 
         },
     }
     assert [f["id"] for f in predicted] == ["authtools.E407"] * 3
-    for finding, app in zip(predicted, ("admin", "profiles", "shop")):
+    for finding, app in zip(predicted, ("admin", "profiles", "shop"), strict=True):
         assert finding == {
             "id": "authtools.E407",
             "severity": "error",
@@ -231,7 +241,7 @@ def test_switch_from_auth_user_predicted_then_diagnosed(db_project: Project) -> 
         "profiles": "profiles_profile.user_id",
         "shop": "shop_order.user_id",
     }
-    for finding, app in zip(found[:3], ("admin", "profiles", "shop")):
+    for finding, app in zip(found[:3], ("admin", "profiles", "shop"), strict=True):
         assert finding == {
             "id": "authtools.E405",
             "severity": "error",
@@ -321,8 +331,10 @@ def test_no_db_never_connects_and_bad_target(project: Project) -> None:
 
     bad = project.manage("diagnose_user_model", "--target", "accounts.Nope")
     assert bad.code == 2, str(bad)
-    assert bad.err.strip().splitlines()[-1].startswith(
-        "CommandError: --target 'accounts.Nope' names no installed model"
+    assert (
+        bad.err.strip()
+        .splitlines()[-1]
+        .startswith("CommandError: --target 'accounts.Nope' names no installed model")
     )
 
 

@@ -193,7 +193,8 @@ def retargeted_loader(connection: Any, app_label: str) -> Any:
         def load_disk(self) -> None:
             super().load_disk()
             for migration in self.disk_migrations.values():
-                migration.dependencies = [
+                # Migration.__init__ copied the class's list: this instance's copy is ours.
+                migration.dependencies = [  # type: ignore[misc]
                     (app_label, "__first__") if is_user_dependency(dep) else dep
                     for dep in migration.dependencies
                 ]
@@ -389,7 +390,7 @@ class _Probe:
                 for f in model._meta.local_fields:
                     remote = getattr(f.remote_field, "model", None)
                     if remote is self.user_model and getattr(f, "db_constraint", False):
-                        expected[(model._meta.db_table, f.column)] = label
+                        expected[(model._meta.db_table, str(f.column))] = label
         if not expected:
             return {}
         try:
@@ -398,9 +399,9 @@ class _Probe:
             return {}
         result: dict[str, list[tuple[str, str]]] = {}
         for fk in catalog_fks:
-            label = expected.get((fk.table, fk.column))
-            if label and fk.ref_table != self.user_table:
-                result.setdefault(label, []).append((f"{fk.table}.{fk.column}", fk.ref_table))
+            owner = expected.get((fk.table, fk.column))
+            if owner and fk.ref_table != self.user_table:
+                result.setdefault(owner, []).append((f"{fk.table}.{fk.column}", fk.ref_table))
         return result
 
     def _old_model(self, wrong: dict[Key, Finding]) -> tuple[str, bool]:
