@@ -12,6 +12,8 @@ import ast
 import importlib.util
 import os
 import re
+import sys
+import sysconfig
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -51,17 +53,19 @@ class AppInfo:
 
 
 # --- reading -----------------------------------------------------------------------------------
-_TEXT: dict[Path, str | None] = {}
+_TEXT: dict[str, str | None] = {}
 
 
-def read_text(path: Path) -> str | None:
+def read_text(path: str | Path) -> str | None:
     """A file's text, read once per process; None when it cannot be read."""
-    if path not in _TEXT:
+    key = os.fspath(path)
+    if key not in _TEXT:
         try:
-            _TEXT[path] = path.read_bytes().decode("utf-8", errors="replace")
+            with open(key, "rb") as handle:
+                _TEXT[key] = handle.read().decode("utf-8", errors="replace")
         except OSError:
-            _TEXT[path] = None
-    return _TEXT[path]
+            _TEXT[key] = None
+    return _TEXT[key]
 
 
 def parse(path: Path) -> ast.Module | None:
@@ -143,24 +147,45 @@ def installed_apps(ctx: Context) -> list[AppInfo]:
     apps_list: list[AppInfo] = []
     entries = [e for e in getattr(settings, "INSTALLED_APPS", []) if isinstance(e, str)]
     registry = _registry_apps() if ctx.boot.ok("apps") else {}
-    root = ctx.project_root.resolve()
     for entry in entries:
         if entry in registry:
             name, label, path = registry[entry]
         else:
             name, label = _static_app(entry)
             path = module_package_folder(locate_module(name))
-        in_project = path is not None and _inside(path, root) and ctx.is_project_file(path)
+        in_project = path is not None and project_paths(ctx).contains(path)
         apps_list.append(AppInfo(entry, name, label, path, in_project))
     ctx.extra["authtools.source.apps"] = apps_list
     return list(apps_list)
 
 
-def _inside(path: Path, root: Path) -> bool:
-    try:
-        return path.resolve().is_relative_to(root)
-    except OSError:
-        return False
+class ProjectPaths:
+    """``Context.is_project_file`` with the library folders and the root resolved only once."""
+
+    def __init__(self, ctx: Context) -> None:
+        paths = {sysconfig.get_paths()[k] for k in ("stdlib", "platstdlib", "purelib", "platlib")}
+        paths |= {sys.prefix, sys.base_prefix}
+        self.libraries = [Path(p).resolve() for p in paths]
+        self.root = ctx.project_root.resolve()
+        self._known: dict[Path, bool] = {}
+
+    def contains(self, path: Path) -> bool:
+        if path not in self._known:
+            try:
+                resolved = path.resolve()
+            except OSError:
+                resolved = path
+            self._known[path] = resolved.is_relative_to(self.root) and not any(
+                resolved.is_relative_to(p) for p in self.libraries
+            )
+        return self._known[path]
+
+
+def project_paths(ctx: Context) -> ProjectPaths:
+    found = ctx.extra.get("authtools.source.project_paths")
+    if not isinstance(found, ProjectPaths):
+        found = ctx.extra["authtools.source.project_paths"] = ProjectPaths(ctx)
+    return found
 
 
 def _registry_apps() -> dict[str, tuple[str, str, Path | None]]:
@@ -236,8 +261,9 @@ def _default_config(apps_file: Path) -> dict[str, str] | None:
 
 
 # --- walking -----------------------------------------------------------------------------------
-def iter_files(root: Path, suffixes: Iterable[str]) -> Iterator[Path]:
-    """Files under ROOT with one of SUFFIXES, never entering virtualenvs, caches, hidden folders."""
+def iter_files(root: str | Path, suffixes: Iterable[str]) -> Iterator[str]:
+    """Paths (strings, for speed) of the files under ROOT with one of SUFFIXES, in sorted order,
+    never entering virtualenvs, caches or hidden folders."""
     wanted = tuple(suffixes)
     for folder, dirs, files in os.walk(root):
         dirs[:] = sorted(
@@ -249,7 +275,7 @@ def iter_files(root: Path, suffixes: Iterable[str]) -> Iterator[Path]:
         )
         for name in sorted(files):
             if name.endswith(wanted):
-                yield Path(folder, name)
+                yield os.path.join(folder, name)
 
 
 # --- syntax helpers ----------------------------------------------------------------------------

@@ -15,6 +15,7 @@ is static analysis (ast) of the project's files.
 from __future__ import annotations
 
 import ast
+import functools
 import re
 from collections import deque
 from collections.abc import Iterator
@@ -175,17 +176,14 @@ class ImportGraph:
     """Import-time imports between the project's own modules, read with ast on demand."""
 
     def __init__(self, ctx: Context) -> None:
-        self.ctx = ctx
+        self.project = source.project_paths(ctx)
         self._edges: dict[str, list[ImportEdge]] = {}
-        self._in_project: dict[Path, bool] = {}
 
     def project_file(self, module: str) -> Path | None:
         path = source.locate_module(module)
         if path is None or path.suffix != ".py":
             return None
-        if path not in self._in_project:
-            self._in_project[path] = self.ctx.is_project_file(path)
-        return path if self._in_project[path] else None
+        return path if self.project.contains(path) else None
 
     def edges(self, module: str) -> list[ImportEdge]:
         if module not in self._edges:
@@ -287,10 +285,14 @@ def _import_time_uses(
     text = source.read_text(path)
     if text is None:
         return []
-    lowered = text.lower()
     look_for_call = "get_user_model" in text
-    other_app = user is not None and user_app is not None and user_app.name != app.name
-    look_for_import = other_app and user is not None and user[1].lower() in lowered
+    look_for_import = (
+        user is not None
+        and user_app is not None
+        and user_app.name != app.name
+        and user_app.name.rpartition(".")[2] in text
+        and _word(user[1]).search(text) is not None
+    )
     if not (look_for_call or look_for_import):
         return []
     tree = source.parse(path)
@@ -310,6 +312,11 @@ def _import_time_uses(
                     _user_import_finding(ctx, module, display, node, imported, user_app)
                 )
     return findings
+
+
+@functools.lru_cache(maxsize=8)
+def _word(name: str) -> re.Pattern[str]:
+    return re.compile(rf"\b{re.escape(name)}\b", re.IGNORECASE)
 
 
 def _get_user_model_finding(module: str, display: str, line: int, cls: str | None) -> Finding:

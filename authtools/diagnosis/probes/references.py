@@ -16,8 +16,9 @@ authtools are not scanned). A file is parsed only when a cheap text search finds
 from __future__ import annotations
 
 import ast
+import os
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -59,11 +60,11 @@ def run(ctx: Context) -> Iterator[Finding]:
         text = source.read_text(path)
         if text is None:
             continue
-        if path.suffix == ".py":
-            if prefilter.search(text):
-                yield from _scan_python(ctx, user, path)
+        if path.endswith(".py"):
+            if prefilter(text):
+                yield from _scan_python(ctx, user, Path(path))
         elif "perms.auth." in text:
-            yield from _scan_template(ctx, user, path, text)
+            yield from _scan_template(ctx, user, Path(path), text)
 
 
 def _user_model(ctx: Context) -> UserModel | None:
@@ -85,31 +86,45 @@ def _user_model(ctx: Context) -> UserModel | None:
     return UserModel(value, label, model.lower(), frozenset(stale))
 
 
-def _prefilter(user: UserModel) -> re.Pattern[str]:
-    """A cheap test that a Python file may hold something this probe reports."""
-    labels = "|".join(re.escape(label) for label in sorted(user.stale_labels))
-    return re.compile(
-        rf"contrib\.auth\.models|contrib\.auth import|['\"]auth['\"]|auth\.\w+_user|{labels}",
-        re.IGNORECASE,
+def _prefilter(user: UserModel) -> Callable[[str], bool]:
+    """A cheap test that a Python file may hold something this probe reports.
+
+    Plain substring tests first (app labels are case-sensitive in Django, so 'auth.' catches
+    'auth.User', 'auth.user', 'auth.change_user' and django.contrib.auth.models); a regex only
+    for files that import from django.contrib.auth.
+    """
+    needles = (
+        "auth.",
+        "'auth'",
+        '"auth"',
+        *sorted({f"{s.split('.')[0]}." for s in user.stale_labels}),
     )
+    models_import = re.compile(r"contrib\.auth import (?:[^\n]*\bmodels\b|\()")
+
+    def may_matter(text: str) -> bool:
+        if any(needle in text for needle in needles):
+            return True
+        return "contrib.auth import" in text and models_import.search(text) is not None
+
+    return may_matter
 
 
-def _files(ctx: Context) -> Iterator[Path]:
-    """The project's files, then each third-party app's own package folder."""
-    seen: set[Path] = set()
+def _files(ctx: Context) -> Iterator[str]:
+    """The project's files, then each third-party app's own package folder (as strings)."""
+    seen: set[str] = set()
     roots = [ctx.project_root]
     for app in source.installed_apps(ctx):
         if app.in_project or app.path is None or app.name.split(".")[0] in _NOT_SCANNED:
             continue
         roots.append(app.path)
     suffixes = (".py", *TEMPLATE_SUFFIXES)
+    templates = f"{os.sep}templates{os.sep}"
     for root in roots:
-        for path in sorted(source.iter_files(root, suffixes)):
-            if path.suffix != ".py" and "templates" not in path.parts:
+        for path in sorted(source.iter_files(os.path.abspath(root), suffixes)):
+            if not path.endswith(".py") and templates not in path:
                 continue
-            resolved = path.resolve()
-            if resolved not in seen:
-                seen.add(resolved)
+            if path not in seen:  # an app folder inside another root
+                seen.add(path)
                 yield path
 
 
