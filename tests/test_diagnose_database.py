@@ -19,7 +19,7 @@ def diagnose(project: Project, *args: str) -> tuple[int, list[dict[str, Any]]]:
 
 def shell(project: Project, code: str) -> str:
     """Run Python in ``manage.py shell`` of the project; return its output."""
-    return project.ok("shell", "-c", textwrap.dedent(code)).out
+    return project.ok("shell", "-v", "0", "-c", textwrap.dedent(code)).out
 
 
 def migrate_as_auth_user_then_switch(project: Project) -> None:

@@ -42,9 +42,9 @@ def one_to_ones(user_model: Any, database: str) -> list[OneToOne]:
                 continue
             if field.remote_field.model is not user_model:
                 continue
-            hidden = field.remote_field.is_hidden()
-            accessor = None if hidden else field.remote_field.get_accessor_name()
-            relations.append(OneToOne(model, field, accessor))
+            accessor = field.remote_field.get_accessor_name()
+            hidden = not accessor or accessor.endswith("+")  # related_name='+'
+            relations.append(OneToOne(model, field, None if hidden else accessor))
     return sorted(relations, key=lambda r: (r.model._meta.label, r.field.name))
 
 
