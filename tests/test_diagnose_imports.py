@@ -282,3 +282,63 @@ def test_healthy_project_has_no_imports_findings(project: Project) -> None:
     through_m = diagnose_m(project)
     assert through_m.code == 0, str(through_m)
     assert imports_findings(through_m) == []
+
+
+def test_get_user_model_while_the_user_app_is_being_imported(project: Project) -> None:
+    """The user app imports shop.models, which calls get_user_model() at module level: Django
+    fails with a message that blames the setting; the diagnosis points at the call instead."""
+    project.write(
+        "accounts/models.py",
+        "from django.contrib.auth.models import AbstractUser\n"
+        "from django.db import models\n"
+        "\n"
+        "from shop.models import Order\n"
+        "\n"
+        "\n"
+        "class User(AbstractUser):\n"
+        "    favourite = models.ForeignKey(\n"
+        '        Order, null=True, on_delete=models.SET_NULL, related_name="+"\n'
+        "    )\n",
+    )
+    project.write(
+        "shop/models.py",
+        "from django.contrib.auth import get_user_model\n"
+        "from django.db import models\n"
+        "\n"
+        "User = get_user_model()\n"
+        "\n"
+        "\n"
+        "class Order(models.Model):\n"
+        '    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="orders")\n',
+    )
+    error = (
+        "ImproperlyConfigured: AUTH_USER_MODEL refers to model 'accounts.User' that has not "
+        "been installed"
+    )
+    crash = project.manage("check")
+    assert crash.code == 1, str(crash)
+    assert crash.err.rstrip().endswith(f"django.core.exceptions.{error}"), str(crash)
+
+    result = diagnose_m(project)
+    assert result.code == 1, str(result)
+    assert imports_findings(result) == [
+        finding(
+            "authtools.E201",
+            f"Importing the models module 'accounts.models' fails: {error}",
+            "get_user_model() at shop/models.py:4 runs before the user model is loaded: use "
+            "settings.AUTH_USER_MODEL in relation fields and call get_user_model() inside "
+            "functions.",
+            "shop/models.py",
+            4,
+        ),
+        finding(
+            "authtools.W203",
+            "get_user_model() is called at module level of 'shop.models', that is while Django "
+            "imports the models: it only works if the user model's app happens to load first.",
+            "Use settings.AUTH_USER_MODEL in relation fields (models.ForeignKey("
+            "settings.AUTH_USER_MODEL, ...)) and call get_user_model() inside functions or "
+            "methods.",
+            "shop/models.py",
+            4,
+        ),
+    ]
