@@ -117,7 +117,6 @@ class Inspection:
             and not self.pending
             and len(self.disk_names) == 1
             and sorted(r.name for r in self.rows) == self.disk_names
-            and not self.dependents
         )
 
 
