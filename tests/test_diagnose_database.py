@@ -290,3 +290,24 @@ def test_unreachable_database_is_one_finding(db_project: Project) -> None:
         "location": None,
         "fix_command": None,
     }
+
+
+def test_server_that_refuses_connections(db_project: Project) -> None:
+    """Nothing listens on the port (SQLite: NAME is a folder): still one line naming the alias
+    and the server."""
+    vendor = db_project.db.vendor
+    if vendor == "sqlite":
+        env = {"TESTPROJECT_DB_NAME": str(db_project.path)}
+        server = f"sqlite3 file {str(db_project.path)!r}"
+    else:
+        env = {"TESTPROJECT_DB_PORT": "1"}
+        user = "postgres" if vendor == "postgresql" else "root"
+        server = f"{vendor} database {db_project.db.name!r} on 127.0.0.1:1 as {user!r}"
+    result = db_project.manage("diagnose_user_model", "--format", "json", **env)
+    assert result.code == 1, str(result)
+    assert "Traceback" not in result.err
+    [finding] = [f for f in result.json()["findings"] if f["cause"] in DB_CAUSES]
+    assert finding["id"] == "authtools.E504"
+    prefix = f"Cannot connect to the database 'default' ({server}): "
+    assert finding["message"].startswith(prefix), finding["message"]
+    assert "\n" not in finding["message"]
