@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 from authtools.db import catalog as db_catalog
 from authtools.diagnosis import catalog
@@ -74,6 +74,7 @@ def user_relations(user_model: Any, database: str) -> list[Relation]:
     table and column."""
     from django.apps import apps
     from django.db import router
+    from django.db.models import ForeignKey
 
     relations = []
     for model in apps.get_models(include_auto_created=True):
@@ -81,16 +82,17 @@ def user_relations(user_model: Any, database: str) -> list[Relation]:
         if not opts.managed or opts.proxy or not router.allow_migrate_model(database, model):
             continue
         for field in opts.local_concrete_fields:
-            remote = getattr(field, "remote_field", None)
-            if remote is None or not (field.many_to_one or field.one_to_one):
+            if not isinstance(field, ForeignKey):  # OneToOneField is one too
                 continue
-            if remote.model is not user_model or not getattr(field, "db_constraint", True):
+            if field.remote_field.model is not user_model or not getattr(
+                field, "db_constraint", True
+            ):
                 continue
             relations.append(
                 Relation(
                     label=f"{opts.label}.{field.name}",
                     table=opts.db_table,
-                    column=field.column,
+                    column=cast(str, field.column),
                     ref_table=user_model._meta.db_table,
                     ref_column=field.target_field.column,
                 )

@@ -31,6 +31,7 @@ def one_to_ones(user_model: Any, database: str) -> list[OneToOne]:
     multi-table inheritance excluded: a parent row without a child is normal)."""
     from django.apps import apps
     from django.db import router
+    from django.db.models import OneToOneField
 
     relations = []
     for model in apps.get_models():
@@ -38,7 +39,7 @@ def one_to_ones(user_model: Any, database: str) -> list[OneToOne]:
         if not opts.managed or opts.proxy or not router.allow_migrate_model(database, model):
             continue
         for field in opts.local_concrete_fields:
-            if not field.one_to_one or field.remote_field.parent_link:
+            if not isinstance(field, OneToOneField) or field.remote_field.parent_link:
                 continue
             if field.remote_field.model is not user_model:
                 continue
