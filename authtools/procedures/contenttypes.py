@@ -146,12 +146,12 @@ def references_to(target: Any, using: str) -> list[Reference]:
         for f in opts.concrete_fields:
             if f.is_relation and f.many_to_one and f.related_model is target:
                 others = tuple(
-                    c.column for c in opts.concrete_fields if not c.primary_key and c is not f
+                    str(c.column) for c in opts.concrete_fields if not c.primary_key and c is not f
                 )
-                found[(opts.db_table, f.column)] = Reference(
+                found[(opts.db_table, str(f.column))] = Reference(
                     opts.db_table,
-                    f.column,
-                    opts.pk.column,
+                    str(f.column),
+                    str(opts.pk.column),
                     others,
                     bool(opts.auto_created),
                     f"{opts.label_lower}.{f.name}",
@@ -167,7 +167,7 @@ def references_to(target: Any, using: str) -> list[Reference]:
             key = catalog.primary_key(connection, fk.table)
             pk = key[0] if key else None
             others = tuple(
-                sorted(c for (t, c) in types if t == fk.table and c not in (pk, fk.column))
+                sorted(str(c) for (t, c) in types if t == fk.table and c not in (pk, fk.column))
             )
             found[(fk.table, fk.column)] = Reference(
                 fk.table, fk.column, pk, others, len(others) == 1, f"{fk.table}.{fk.column}"
@@ -824,7 +824,7 @@ def analyse(using: str, explicit: Sequence[str] = (), remove_stale: bool = False
     )
 
 
-def _plural(n: int, word: str) -> str:
+def plural(n: int, word: str) -> str:
     return f"{n} {word}" if n == 1 else f"{n} {word}s"
 
 
@@ -898,7 +898,7 @@ def build_plan(using: str, explicit: Sequence[str] = (), remove_stale: bool = Fa
             Step(
                 "remap",
                 "rows",
-                f"Remap {_plural(len(a.remaps), 'stale content type')} to "
+                f"Remap {plural(len(a.remaps), 'stale content type')} to "
                 f"{'its successor' if len(a.remaps) == 1 else 'their successors'}",
                 lambda rt: _apply_remaps_step(rt, a),
                 details=details,
@@ -914,11 +914,11 @@ def build_plan(using: str, explicit: Sequence[str] = (), remove_stale: bool = Fa
             Step(
                 "create",
                 "rows",
-                f"Create {_plural(len(a.missing_contenttypes), 'content type')} and "
-                f"{_plural(len(a.missing_permissions), 'permission')}",
+                f"Create {plural(len(a.missing_contenttypes), 'content type')} and "
+                f"{plural(len(a.missing_permissions), 'permission')}",
                 lambda rt: _create_step(rt),
                 details=[
-                    f"{app}: {_plural(c['ct'], 'content type')}, {_plural(c['perm'], 'permission')}"
+                    f"{app}: {plural(c['ct'], 'content type')}, {plural(c['perm'], 'permission')}"
                     for app, c in sorted(per_app.items())
                 ],
             )
@@ -935,7 +935,7 @@ def build_plan(using: str, explicit: Sequence[str] = (), remove_stale: bool = Fa
             Step(
                 "remove",
                 "rows",
-                f"Delete {_plural(len(a.remove), 'stale content type')} and everything that "
+                f"Delete {plural(len(a.remove), 'stale content type')} and everything that "
                 "references " + ("it" if len(a.remove) == 1 else "them"),
                 lambda rt: _remove_step(rt, a),
                 details=details,
@@ -994,9 +994,9 @@ def verify(using: str, a: Analysis) -> list[str]:
     }
     cts, perms = missing_rows(labels, have, expected, using)
     if cts:
-        failures.append(f"{_plural(len(cts), 'content type')} still missing ({', '.join(cts[:5])})")
+        failures.append(f"{plural(len(cts), 'content type')} still missing ({', '.join(cts[:5])})")
     if perms:
-        failures.append(f"{_plural(len(perms), 'permission')} still missing")
+        failures.append(f"{plural(len(perms), 'permission')} still missing")
     left = sorted(
         {r.old for r in a.remaps if r.old not in {x.new for x in a.remaps}} | set(a.remove)
     )
@@ -1137,16 +1137,16 @@ def restore_plan(using: str, backup: Any) -> Any:
     plan = Plan("rebuild_contenttypes-restore", using)
     created = document["created"]
     details = [
-        f"{s['table']}: {_plural(len(s['rows']), 'row')} for {s['scope_column']} in "
-        f"{_plural(len(s['scope']), 'value')}"
+        f"{s['table']}: {plural(len(s['rows']), 'row')} for {s['scope_column']} in "
+        f"{plural(len(s['scope']), 'value')}"
         for s in document["sections"]
     ]
     if created["contenttypes"] or created["permissions"]:
         details.insert(
             0,
             "delete what the run created: "
-            f"{_plural(len(created['contenttypes']), 'content type')}, "
-            f"{_plural(len(created['permissions']), 'permission')}",
+            f"{plural(len(created['contenttypes']), 'content type')}, "
+            f"{plural(len(created['permissions']), 'permission')}",
         )
 
     def apply(runtime: Any) -> None:
@@ -1225,6 +1225,7 @@ def restore(using: str, document: dict[str, Any]) -> dict[str, int]:
 def _reset_sequences(using: str, tables: Sequence[str]) -> None:
     """PostgreSQL: rows inserted with explicit ids leave the id sequence behind; move it on."""
     from django.apps import apps
+    from django.core.management.color import no_style
     from django.db import connections
 
     connection = connections[using]
@@ -1233,13 +1234,8 @@ def _reset_sequences(using: str, tables: Sequence[str]) -> None:
         for m in apps.get_models(include_auto_created=True)
         if m._meta.db_table in set(tables) and not m._meta.swapped
     ]
-    statements = connection.ops.sequence_reset_sql(_NoStyle(), models)
+    statements = connection.ops.sequence_reset_sql(no_style(), models)
     if statements:
         with connection.cursor() as cursor:
             for sql in statements:
                 cursor.execute(sql)
-
-
-class _NoStyle:
-    def __getattr__(self, name: str) -> Any:
-        return lambda text: text

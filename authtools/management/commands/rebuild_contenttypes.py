@@ -74,8 +74,8 @@ class Command(ProcedureCommand):
         if "created" in state:
             created = state["created"]
             self.stdout.write(
-                f"Created {created['contenttypes']} content types and "
-                f"{created['permissions']} permissions"
+                f"Created {contenttypes.plural(created['contenttypes'], 'content type')} and "
+                f"{contenttypes.plural(created['permissions'], 'permission')}"
             )
         for key, title in (("removed", "Removed"), ("restored", "Restored")):
             if key in state:
