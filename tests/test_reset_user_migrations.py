@@ -308,32 +308,53 @@ def test_switched_from_auth_user(db_project: Project) -> None:
 
 
 def test_deleted_migrations_are_recorded_not_reapplied(db_project: Project) -> None:
-    """accounts' migration files were deleted after migrate: the tables exist, so the new
-    initial migration is recorded as applied (introspected), never run again."""
+    """accounts' migration file was deleted after migrate and shop's new migration names it:
+    the tables exist, so the new initial migration is recorded as applied (introspected),
+    never run again; then shop's migration, blocked until now, is applied."""
     p = db_project
     p.migrate()
     p.ok("shell", "-c", SEED)
     p.remove("accounts/migrations/0001_initial.py")
-    assert p.manage("migrate", "--check").code == 1
+    p.write(
+        "shop/migrations/0002_order_note.py",
+        SHOP_0002.replace("0001_squashed_0002_user_nickname", "0001_initial"),
+    )
+    models = p.read("shop/models.py")
+    p.write(
+        "shop/models.py",
+        models.replace(
+            "    created =",
+            "    note = models.CharField(max_length=20, blank=True)\n    created =",
+        ),
+    )
+    assert "NodeNotFoundError" in p.manage("migrate", "--noinput").err
     before_data, before_rows = data(p), rows(p)
     (old,) = [r for r in before_rows if r[1] == "accounts"]
 
     run = p.ok("reset_user_migrations", "accounts", "--noinput")
     assert plan_lines(run.out) == [
-        "1. Run makemigrations accounts with the real AUTH_USER_MODEL (again after a run with "
+        "1. Point 1 other migration file(s) at ('accounts', '__first__') while makemigrations runs",
+        "2. Run makemigrations accounts with the real AUTH_USER_MODEL (again after a run with "
         "'auth.User' if Django refuses)",
-        "2. Delete 1 row(s) of 'accounts' from django_migrations",
-        "3. Record accounts.0001_initial as applied: the database has its tables and columns",
+        "3. Point those dependencies at the new last migration of 'accounts'",
+        "4. Delete 1 row(s) of 'accounts' from django_migrations",
+        "5. Record accounts.0001_initial as applied: the database has its tables and columns",
+        "6. Run migrate for 1 migration(s) of other apps that could not run before",
     ]
     assert f"       id {old[0]}: accounts.0001_initial (applied " in run.out
+    assert (
+        "       shop/migrations/0002_order_note.py: unchanged, ('accounts', '0001_initial')\n"
+        in (run.out)
+    )
+    assert "       shop.0002_order_note: AddField\n" in run.out
     assert run.out.splitlines()[-7:-2] == ["Generated: 0001_initial", *VERIFIED]
     assert run.out.splitlines()[-1] == "Done; verified."
     after = rows(p)
     (new,) = [r for r in after if r[1] == "accounts"]
     assert new[0] != old[0] and new[2] == "0001_initial"
-    assert [r for r in after if r[1] != "accounts"] == [
-        r for r in before_rows if r[1] != "accounts"
-    ]
+    assert [r[:3] for r in after if r[1] != "accounts"] == [
+        r[:3] for r in before_rows if r[1] != "accounts"
+    ] + [(after[-1][0], "shop", "0002_order_note")]
     assert data(p) == before_data
     assert_end_state(p)
 

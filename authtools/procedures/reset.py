@@ -101,6 +101,7 @@ class Inspection:
     history_error: str | None
     pending: bool
     tables: TableCheck
+    pending_elsewhere: list[tuple[str, str, list[str]]] = field(default_factory=list)
     via_auth_user: bool = False
 
     def display(self, path: Path) -> str:
@@ -219,8 +220,9 @@ def read_rows(database: str, label: str) -> list[Row]:
     ]
 
 
-def disk_migrations(label: str) -> tuple[list[str], list[Dependent]]:
-    """The app's migration names on disk, and other apps' files that name one of them."""
+def disk_migrations(label: str) -> tuple[list[str], list[Dependent], dict[tuple[str, str], Any]]:
+    """The app's migration names on disk, other apps' files that name one of them, and every
+    migration on disk by key."""
     from django.db.migrations.loader import MigrationLoader
 
     loader = MigrationLoader(None, load=False)
@@ -241,7 +243,41 @@ def disk_migrations(label: str) -> tuple[list[str], list[Dependent]]:
         if named:
             path = Path(sys.modules[migration.__module__].__file__ or "")
             dependents.append(Dependent(path, key, named, path.read_text()))
-    return names, dependents
+    return names, dependents, dict(loader.disk_migrations)
+
+
+DESTRUCTIVE = ("DeleteModel", "RemoveField", "RunSQL", "RunPython")
+
+
+def pending_elsewhere(
+    label: str, disk: dict[tuple[str, str], Any], database: str
+) -> list[tuple[str, str, list[str]]]:
+    """Other apps' migrations that are on disk and not applied: (app, name, operation names).
+
+    Squashes are counted the way Django's loader uses them: a squash stands in for its
+    replaced migrations when all or none of them are applied."""
+    from django.db import connections
+    from django.db.migrations.recorder import MigrationRecorder
+
+    recorder = MigrationRecorder(connections[database])
+    applied = set(recorder.applied_migrations()) if recorder.has_table() else set()
+    skip: set[tuple[str, str]] = set()
+    for key, migration in disk.items():
+        replaced = [tuple(r) for r in migration.replaces]
+        if not replaced:
+            continue
+        done = [r in applied for r in replaced]
+        if all(done) or not any(done):
+            skip.update(replaced)
+            if all(done):
+                skip.add(key)
+        else:
+            skip.add(key)
+    return [
+        (key[0], key[1], [type(op).__name__ for op in migration.operations])
+        for key, migration in sorted(disk.items())
+        if key[0] != label and key not in applied and key not in skip
+    ]
 
 
 def graph_state(database: str, label: str) -> tuple[str | None, str | None, bool]:
@@ -310,7 +346,7 @@ def inspect(label: str | None, database: str, *, via_auth_user: bool = False) ->
     root = project_root()
     module_name, folder = migrations_folder(config, root)
     check_database(database)
-    names, dependents = disk_migrations(config.label)
+    names, dependents, disk = disk_migrations(config.label)
     for dependent in dependents:
         writable_or_raise(dependent.path.parent)
     graph_error, history_error, pending = graph_state(database, config.label)
@@ -328,6 +364,7 @@ def inspect(label: str | None, database: str, *, via_auth_user: bool = False) ->
         history_error=history_error,
         pending=pending,
         tables=table_check(config, database),
+        pending_elsewhere=pending_elsewhere(config.label, disk, database),
         via_auth_user=via_auth_user,
     )
 
@@ -374,6 +411,8 @@ def build_plan(
         _add_row_steps(plan, ins)
     if ins.via_auth_user:
         _add_real_makemigrations_step(plan, ins)
+    if not reset_db:
+        _add_migrate_step(plan, ins)
     plan.verify = lambda runtime: verify(ins, runtime)
     if ins.history_error and ins.tables.missing and not reset_db:
         plan.notes.append(
@@ -434,7 +473,8 @@ def _add_file_steps(plan: Plan, ins: Inspection) -> None:
         details: list[str] = []
         for d in ins.dependents:
             new = rewrite_dependencies(d.source, label, {n: PREDICTED for n in d.names})
-            details += unified_diff(d.source, new, ins.display(d.path))
+            diff = unified_diff(d.source, new, ins.display(d.path))
+            details += diff or [f"{ins.display(d.path)}: unchanged, ({label!r}, {PREDICTED!r})"]
         plan.add(
             Step(
                 "repoint-dependents",
@@ -500,6 +540,31 @@ def _add_real_makemigrations_step(plan: Plan, ins: Inspection) -> None:
             f"Run makemigrations {ins.label} with the real AUTH_USER_MODEL (now that the history "
             "is consistent) and apply what it writes, if anything",
             lambda rt: run_makemigrations_real(ins, rt),
+            atomic=False,
+        )
+    )
+
+
+def _add_migrate_step(plan: Plan, ins: Inspection) -> None:
+    """Other apps' migrations that could not run while the history was broken (the seed's
+    last step, "migrate"); never one that can drop a table, a column or rows."""
+    if not ins.pending_elsewhere:
+        return
+    risky = [f"{a}.{n}" for a, n, ops in ins.pending_elsewhere if set(ops) & set(DESTRUCTIVE)]
+    if risky:
+        plan.notes.append(
+            f"Not applied, as they may drop data: {', '.join(risky)}; back up the database "
+            "and run migrate yourself (until then migrate --check fails)."
+        )
+        return
+    plan.add(
+        Step(
+            "migrate-others",
+            "command",
+            f"Run migrate for {len(ins.pending_elsewhere)} migration(s) of other apps that "
+            "could not run before",
+            lambda rt: _child(ins, ["migrate", "--noinput", "--database", ins.database]),
+            details=[f"{a}.{n}: {', '.join(ops)}" for a, n, ops in ins.pending_elsewhere],
             atomic=False,
         )
     )
@@ -671,15 +736,20 @@ def verify(ins: Inspection, rt: Runtime) -> list[str]:
     """Run Django's own checks on the end state, each in a fresh process."""
     db = ["--database", ins.database]
     checks = [
-        ("migrate --check", ["migrate", "--check", "--noinput", *db]),
-        ("makemigrations --check", ["makemigrations", "--check", "--dry-run", "--noinput"]),
-        ("check", ["check", *db]),
+        ("migrate --check", ["migrate", "--check", "--noinput", *db], "unapplied migrations"),
+        (
+            "makemigrations --check",
+            ["makemigrations", "--check", "--dry-run", "--noinput"],
+            "model changes without a migration",
+        ),
+        ("check", ["check", *db], "system check errors"),
     ]
     outcomes = []
     failures = []
-    for title, args in checks:
+    for title, args, meaning in checks:
         result = childproc.run_manage(args, cwd=ins.root)
-        detail = "ok" if result.ok else result.last_error_line()
+        said = (result.stderr or result.stdout).strip()
+        detail = "ok" if result.ok else (_last_line(result) if said else meaning)
         outcomes.append({"check": title, "ok": result.ok, "detail": detail})
         if not result.ok:
             failures.append(f"{title}: {detail}")
