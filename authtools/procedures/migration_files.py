@@ -80,5 +80,6 @@ def unified_diff(old: str, new: str, display: str) -> list[str]:
 
 
 def migration_files(folder: Path) -> list[Path]:
-    """The migration modules in FOLDER (every ``*.py`` but ``__init__.py``), sorted."""
-    return sorted(p for p in folder.glob("*.py") if p.name != "__init__.py")
+    """The migration modules in FOLDER, sorted: every ``*.py`` whose name does not start with
+    ``_`` or ``~`` (Django's own rule; ``__init__.py`` stays)."""
+    return sorted(p for p in folder.glob("*.py") if p.name[0] not in "_~")
