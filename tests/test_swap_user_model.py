@@ -120,7 +120,7 @@ def before_state(project: Project) -> None:
     project.write("accounts/admin.py", "")
     project.remove("accounts/migrations/0001_initial.py")
     project.migrate()
-    project.ok("shell", "-c", SEED)
+    project.ok("shell", "-v", "0", "-c", SEED)
 
 
 def write_new_model(project: Project) -> None:
@@ -146,12 +146,12 @@ def relabelled(data: dict[str, Any]) -> dict[str, Any]:
 
 
 def snapshot(project: Project) -> dict[str, Any]:
-    data: dict[str, Any] = json.loads(project.ok("shell", "-c", SNAPSHOT).out)
+    data: dict[str, Any] = json.loads(project.ok("shell", "-v", "0", "-c", SNAPSHOT).out)
     return data
 
 
 def schema(project: Project, **env: str) -> dict[str, Any]:
-    data: dict[str, Any] = json.loads(project.ok("shell", "-c", SCHEMA, **env).out)
+    data: dict[str, Any] = json.loads(project.ok("shell", "-v", "0", "-c", SCHEMA, **env).out)
     return data
 
 
@@ -217,7 +217,7 @@ def test_swap_from_auth_user_keeps_every_row(db_project: Project, tmp_path: Path
     assert project.ok("makemigrations", "--check", "--dry-run").out == "No changes detected\n"
     project.ok("check")
     login = project.ok(
-        "shell", "-c",
+        "shell", "-v", "0", "-c",
         "from django.contrib.auth import authenticate; "
         "print(authenticate(username='dave', password='dave-pass-5').pk)",
     )
@@ -227,7 +227,7 @@ def test_swap_from_auth_user_keeps_every_row(db_project: Project, tmp_path: Path
     assert diagnose.out.endswith("No problems found.\n")
     # The next user gets the id after the highest one.
     created = project.ok(
-        "shell", "-c",
+        "shell", "-v", "0", "-c",
         "from django.contrib.auth import get_user_model; "
         "print(get_user_model().objects.create_user('erin', password='x').pk)",
     )
