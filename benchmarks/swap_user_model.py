@@ -171,8 +171,15 @@ class Bench:
             started = time.perf_counter()
             with dump.open("w") as handle:
                 self.manage(
-                    path, database, "dumpdata", "auth.group", "auth.user", "shop.order",
-                    "admin.logentry", "--natural-foreign", stdout=handle,
+                    path,
+                    database,
+                    "dumpdata",
+                    "auth.group",
+                    "auth.user",
+                    "shop.order",
+                    "admin.logentry",
+                    "--natural-foreign",
+                    stdout=handle,
                 )
             dumped = time.perf_counter()
             text = dump.read_text().replace('"model": "auth.user"', '"model": "accounts.user"')

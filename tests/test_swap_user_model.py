@@ -9,7 +9,6 @@ InconsistentMigrationHistory.
 from __future__ import annotations
 
 import json
-import os
 import stat
 from pathlib import Path
 from typing import Any
@@ -197,7 +196,7 @@ def test_swap_from_auth_user_keeps_every_row(db_project: Project, tmp_path: Path
     assert all(s.endswith(";") for s in statements), sql.out
     assert statements[0].startswith(("ALTER TABLE", "RENAME TABLE"))
     assert "auth_user" in statements[0] and "accounts_user" in statements[0]
-    assert statements[-1].startswith('INSERT INTO') and "'0001_initial'" in statements[-1]
+    assert statements[-1].startswith("INSERT INTO") and "'0001_initial'" in statements[-1]
     assert project.db.tables() == tables_before
 
     backups = tmp_path / "backups"
@@ -217,7 +216,10 @@ def test_swap_from_auth_user_keeps_every_row(db_project: Project, tmp_path: Path
     assert project.ok("makemigrations", "--check", "--dry-run").out == "No changes detected\n"
     project.ok("check")
     login = project.ok(
-        "shell", "-v", "0", "-c",
+        "shell",
+        "-v",
+        "0",
+        "-c",
         "from django.contrib.auth import authenticate; "
         "print(authenticate(username='dave', password='dave-pass-5').pk)",
     )
@@ -227,7 +229,10 @@ def test_swap_from_auth_user_keeps_every_row(db_project: Project, tmp_path: Path
     assert diagnose.out.endswith("No problems found.\n")
     # The next user gets the id after the highest one.
     created = project.ok(
-        "shell", "-v", "0", "-c",
+        "shell",
+        "-v",
+        "0",
+        "-c",
         "from django.contrib.auth import get_user_model; "
         "print(get_user_model().objects.create_user('erin', password='x').pk)",
     )
@@ -237,7 +242,10 @@ def test_swap_from_auth_user_keeps_every_row(db_project: Project, tmp_path: Path
     [folder] = [p for p in backups.iterdir() if p.is_dir()]
     assert stat.S_IMODE(folder.stat().st_mode) == 0o700
     assert {p.name for p in folder.iterdir()} == {
-        "manifest.json", "journal.json", "metadata.json", "swap-spec.json"
+        "manifest.json",
+        "journal.json",
+        "metadata.json",
+        "swap-spec.json",
     }
     assert all(stat.S_IMODE(p.stat().st_mode) == 0o600 for p in folder.iterdir())
     metadata = json.loads((folder / "metadata.json").read_text())

@@ -77,13 +77,10 @@ def rename_sql(connection: Any, rename: Rename) -> list[str]:
     if rename.kind == "table":
         with connection.schema_editor(collect_sql=True, atomic=False) as editor:
             return [
-                editor.sql_rename_table
-                % {"old_table": q(rename.old), "new_table": q(rename.new)}
+                editor.sql_rename_table % {"old_table": q(rename.old), "new_table": q(rename.new)}
             ]
     if rename.kind == "column":
-        return [
-            f"ALTER TABLE {q(rename.table)} RENAME COLUMN {q(rename.old)} TO {q(rename.new)}"
-        ]
+        return [f"ALTER TABLE {q(rename.table)} RENAME COLUMN {q(rename.old)} TO {q(rename.new)}"]
     if rename.kind == "sequence":
         return [f"ALTER SEQUENCE {q(rename.old)} RENAME TO {q(rename.new)}"]
     if rename.kind == "constraint":
@@ -234,9 +231,7 @@ def next_key_follows(connection: Any, table: str, column: str) -> bool:
         cursor.execute(f"SELECT MAX({q(column)}) FROM {q(table)}")
         highest = cursor.fetchone()[0] or 0
         if connection.vendor == "postgresql":
-            cursor.execute(
-                "SELECT pg_get_serial_sequence(%s, %s)", [q(table), column]
-            )
+            cursor.execute("SELECT pg_get_serial_sequence(%s, %s)", [q(table), column])
             sequence = cursor.fetchone()[0]
             if sequence is None:
                 return False

@@ -28,6 +28,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from authtools.db.locks import LockBusy
 from authtools.db.schema import (
     Rename,
     exists,
@@ -37,7 +38,6 @@ from authtools.db.schema import (
     same_key_type,
     sequence_reset_sql,
 )
-from authtools.db.locks import LockBusy
 from authtools.procedures.plan import Plan, Runtime, Step
 from authtools.procedures.runner import RunResult
 
@@ -131,9 +131,7 @@ def _field_signature(field: Any, connection: Any) -> tuple[Any, ...]:
 
 def _table_signature(model: Any, connection: Any) -> dict[str, tuple[Any, ...]]:
     return {
-        f.column: _field_signature(f, connection)
-        for f in model._meta.local_fields
-        if f.concrete
+        f.column: _field_signature(f, connection) for f in model._meta.local_fields if f.concrete
     }
 
 
@@ -156,13 +154,13 @@ def mirror_differences(old: Any, new_state_model: Any, connection: Any) -> list[
     old_m2m = {f.name for f in old._meta.local_many_to_many}
     new_m2m = {f.name for f in new_state_model._meta.local_many_to_many}
     for name in sorted(old_m2m ^ new_m2m):
-        out.append(f"many-to-many {name!r} is only on {'the old' if name in old_m2m else 'the new'} model")
+        out.append(
+            f"many-to-many {name!r} is only on {'the old' if name in old_m2m else 'the new'} model"
+        )
     return out
 
 
-def pk_refusal(
-    old_table: str, old: Any, new: Any, connection: Any, state_model: Any
-) -> str | None:
+def pk_refusal(old_table: str, old: Any, new: Any, connection: Any, state_model: Any) -> str | None:
     """The reason to refuse when the new primary key's type differs from the old column's
     (in the database, or in kind: an AutoField and a BigAutoField are both 'integer' on SQLite
     but not on PostgreSQL or MySQL, where the same migrations may run)."""
@@ -242,8 +240,7 @@ def check_migrations(connection: Any, old: Any, new: Any) -> tuple[list[tuple[st
         migration = loader.graph.nodes[node]
         for operation in migration.operations:
             if not (
-                isinstance(operation, CreateModel)
-                and operation.name_lower == new._meta.model_name
+                isinstance(operation, CreateModel) and operation.name_lower == new._meta.model_name
             ):
                 raise SwapRefused(
                     f"migration {app}.{node[1]} does more than create {_label(new)} "
@@ -299,7 +296,6 @@ def preflight(database: str, old_label: str) -> SwapSpec:
     from django.apps import apps
     from django.db import connections
 
-    from authtools.db import schema
     from authtools.db.catalog import foreign_keys
 
     connection = connections[database]
@@ -505,9 +501,7 @@ def _add_steps(
             )
         )
     # Content type: relabel in place (same id) when the new label has no row yet.
-    old_ct, new_ct = (
-        f"{m._meta.app_label}.{m._meta.model_name}" for m in (old, new)
-    )
+    old_ct, new_ct = (f"{m._meta.app_label}.{m._meta.model_name}" for m in (old, new))
     manager = ContentType.objects.db_manager(spec.database)
     old_row = manager.filter(app_label=old._meta.app_label, model=old._meta.model_name).first()
     new_row = manager.filter(app_label=new._meta.app_label, model=new._meta.model_name).first()
@@ -592,7 +586,12 @@ def _execute(connection: Any, statements: list[str]) -> None:
 def _run_renames(connection: Any, renames: list[Rename]) -> None:
     """Each rename runs only when its source is still there, so a step can be run again."""
     for rename in renames:
-        if exists(connection, rename.kind, rename.old, rename.table if rename.kind != "table" else rename.old):
+        if exists(
+            connection,
+            rename.kind,
+            rename.old,
+            rename.table if rename.kind != "table" else rename.old,
+        ):
             _execute(connection, rename_sql(connection, rename))
 
 
@@ -738,18 +737,18 @@ def verify(spec: SwapSpec) -> list[str]:
     for s in spec.steps:
         if s.kind == "contenttypes":
             app_label, model = s.data["new"].split(".")
-            if not ContentType.objects.db_manager(spec.database).filter(
-                app_label=app_label, model=model
-            ).exists():
+            if (
+                not ContentType.objects.db_manager(spec.database)
+                .filter(app_label=app_label, model=model)
+                .exists()
+            ):
                 failures.append(f"content type {s.data['new']!r} is missing")
     loader = MigrationLoader(connection)
     try:
         loader.check_consistent_history(connection)
     except InconsistentMigrationHistory as exc:
         failures.append(f"migration history is still inconsistent: {exc}")
-    unapplied = [
-        f"{a}.{n}" for a, n in spec.migrations if (a, n) not in loader.applied_migrations
-    ]
+    unapplied = [f"{a}.{n}" for a, n in spec.migrations if (a, n) not in loader.applied_migrations]
     if unapplied:
         failures.append(f"migrations not recorded: {', '.join(unapplied)}")
     return failures
