@@ -208,8 +208,7 @@ def test_old_migrations_squashed_and_depended_on(db_project: Project) -> None:
     assert plan_lines(run.out) == [
         "1. Delete the 3 migration file(s) of 'accounts'",
         "2. Point 2 other migration file(s) at ('accounts', '__first__') while makemigrations runs",
-        "3. Run makemigrations accounts with the real AUTH_USER_MODEL (again after a run with "
-        "'auth.User' if Django refuses)",
+        "3. Run makemigrations accounts with the real AUTH_USER_MODEL",
         "4. Point those dependencies at the new last migration of 'accounts'",
         "5. Delete 3 row(s) of 'accounts' from django_migrations",
         "6. Record accounts.0001_initial as applied: the database has its tables and columns",
@@ -256,7 +255,8 @@ def test_old_migrations_squashed_and_depended_on(db_project: Project) -> None:
 
 def test_switched_from_auth_user(db_project: Project) -> None:
     """Migrated on auth.User, then switched to accounts.User: migrate refuses with
-    InconsistentMigrationHistory; --via-auth-user regenerates, applies and verifies."""
+    InconsistentMigrationHistory. The plan chooses the temporary revert by itself, applies the
+    new initial migration and verifies."""
     p = db_project
     models, admin, initial = (
         p.read(f)
@@ -280,7 +280,7 @@ def test_switched_from_auth_user(db_project: Project) -> None:
     ) in broken.err
     before_data, before_rows = data(p, "auth_user"), rows(p)
 
-    run = p.ok("reset_user_migrations", "--via-auth-user", "--noinput", "--format", "json")
+    run = p.ok("reset_user_migrations", "--noinput", "--format", "json")
     document = run.json()
     assert [s["id"] for s in document["plan"]["steps"]] == [
         "delete-files",
@@ -292,6 +292,10 @@ def test_switched_from_auth_user(db_project: Project) -> None:
     state = result["state"]
     assert result["verified"] is True and result["failures"] == []
     assert [r["auth_user_model"] for r in state["makemigrations"]] == ["auth.User", "real"]
+    assert state["revert"] == (
+        "automatic: admin.0001_initial, profiles.0001_initial, shop.0001_initial were applied "
+        "against another user model before the tables of 'accounts' existed"
+    )
     # The real value had nothing to add to what the reverted run wrote.
     assert (state["generated"], state["generated_real"]) == (["0001_initial"], [])
     assert state["applied"] == ["0001_initial"]
@@ -331,15 +335,17 @@ def test_deleted_migrations_are_recorded_not_reapplied(db_project: Project) -> N
     before_data, before_rows = data(p), rows(p)
     (old,) = [r for r in before_rows if r[1] == "accounts"]
 
-    run = p.ok("reset_user_migrations", "accounts", "--noinput")
+    run = p.ok("reset_user_migrations", "accounts", "--via-auth-user", "--noinput")
     assert plan_lines(run.out) == [
         "1. Point 1 other migration file(s) at ('accounts', '__first__') while makemigrations runs",
-        "2. Run makemigrations accounts with the real AUTH_USER_MODEL (again after a run with "
-        "'auth.User' if Django refuses)",
+        "2. Run makemigrations accounts with AUTH_USER_MODEL='auth.User' (asked for with "
+        "--via-auth-user)",
         "3. Point those dependencies at the new last migration of 'accounts'",
         "4. Delete 1 row(s) of 'accounts' from django_migrations",
         "5. Record accounts.0001_initial as applied: the database has its tables and columns",
-        "6. Run migrate for 1 migration(s) of other apps that could not run before",
+        "6. Run makemigrations accounts with the real AUTH_USER_MODEL (now that the history is "
+        "consistent) and apply what it writes, if anything",
+        "7. Run migrate for 1 migration(s) of other apps that could not run before",
     ]
     assert f"       id {old[0]}: accounts.0001_initial (applied " in run.out
     assert (
@@ -456,8 +462,7 @@ def test_reset_db(project: Project) -> None:
     p.remove("accounts/migrations/0001_initial.py")
     run = p.ok("reset_user_migrations", "--reset-db", "--noinput")
     assert plan_lines(run.out) == [
-        "1. Run makemigrations accounts with the real AUTH_USER_MODEL (again after a run with "
-        "'auth.User' if Django refuses)",
+        "1. Run makemigrations accounts with the real AUTH_USER_MODEL",
         f"2. Drop and recreate database {p.db.name!r} with django-extensions' reset_db (every "
         "table and row in it is lost)",
         "3. Run migrate on the empty database",

@@ -4,15 +4,16 @@ django_migrations rows that named the old ones, and prove the end state.
 ``build_plan`` inspects the project (read-only) and returns a Plan; ``build_restore_plan`` puts a
 backup back. Both refuse bad input with ResetError before anything changes.
 
-The temporary AUTH_USER_MODEL revert (the seed's procedure 5) only changes how
-``settings.AUTH_USER_MODEL`` resolves inside migration files: other apps' swappable dependencies
-point at ``auth`` instead of the user app. With the user app's migration files removed, Django's
-loader already drops those dependencies, so makemigrations works with the real value and writes
-the same file; the revert runs when asked (``--via-auth-user``) or when makemigrations with the
-real value fails. Applying the new initial migration while other apps' applied migrations
-depend on it is what ``migrate`` refuses (InconsistentMigrationHistory); this procedure applies it
-with Django's MigrationExecutor under the real value instead, which also keeps foreign keys
-inside the user app pointing at the right table (under the revert they would point at auth_user).
+The temporary AUTH_USER_MODEL revert (the seed's procedure 5) changes one thing: how
+``settings.AUTH_USER_MODEL`` resolves while Django loads migration files, so that other apps'
+swappable dependencies point at ``auth`` instead of the user app. It matters when other apps'
+migrations were applied (against another user model) before the user app's tables existed:
+under the real value their dependency on the user app's new initial migration makes Django's
+history check refuse (InconsistentMigrationHistory, even makemigrations). The plan then uses it
+automatically: makemigrations under 'auth.User', the new migration applied with Django's
+MigrationExecutor under the real value (so foreign keys inside the user app still point at its
+own table), then makemigrations under the real value once the history is consistent, which must
+find nothing more to write (``--via-auth-user`` asks for the same sequence in any state).
 """
 
 from __future__ import annotations
@@ -102,7 +103,9 @@ class Inspection:
     pending: bool
     tables: TableCheck
     pending_elsewhere: list[tuple[str, str, list[str]]] = field(default_factory=list)
+    applied_dependents: list[str] = field(default_factory=list)
     via_auth_user: bool = False
+    revert_reason: str | None = None
 
     def display(self, path: Path) -> str:
         try:
@@ -246,6 +249,22 @@ def disk_migrations(label: str) -> tuple[list[str], list[Dependent], dict[tuple[
     return names, dependents, dict(loader.disk_migrations)
 
 
+def applied_dependents(label: str, disk: dict[tuple[str, str], Any], database: str) -> list[str]:
+    """Other apps' applied migrations that depend on LABEL (by name or through
+    ``swappable_dependency``): Django's history check refuses to apply LABEL's new initial
+    migration after them under the real AUTH_USER_MODEL."""
+    from django.db import connections
+    from django.db.migrations.recorder import MigrationRecorder
+
+    recorder = MigrationRecorder(connections[database])
+    applied = set(recorder.applied_migrations()) if recorder.has_table() else set()
+    return [
+        f"{key[0]}.{key[1]}"
+        for key, migration in sorted(disk.items())
+        if key[0] != label and key in applied and any(d[0] == label for d in migration.dependencies)
+    ]
+
+
 DESTRUCTIVE = ("DeleteModel", "RemoveField", "RunSQL", "RunPython")
 
 
@@ -365,7 +384,9 @@ def inspect(label: str | None, database: str, *, via_auth_user: bool = False) ->
         pending=pending,
         tables=table_check(config, database),
         pending_elsewhere=pending_elsewhere(config.label, disk, database),
+        applied_dependents=applied_dependents(config.label, disk, database),
         via_auth_user=via_auth_user,
+        revert_reason="asked for with --via-auth-user" if via_auth_user else None,
     )
 
 
@@ -403,6 +424,13 @@ def build_plan(
             f"{', '.join(ins.tables.missing[:5])}); neither recording nor applying a new initial "
             "migration is safe. Fix the schema by hand, or --reset-db a development database."
         )
+    if not ins.via_auth_user and ins.tables.missing and ins.applied_dependents:
+        ins.via_auth_user = True
+        ins.revert_reason = (
+            f"automatic: {', '.join(ins.applied_dependents[:3])}"
+            f"{' and others' if len(ins.applied_dependents) > 3 else ''} were applied against "
+            f"another user model before the tables of {ins.label!r} existed"
+        )
     plan.backup = lambda runtime: save_backup(ins, runtime.backup_dir)
     _add_file_steps(plan, ins)
     if reset_db:
@@ -416,9 +444,9 @@ def build_plan(
     plan.verify = lambda runtime: verify(ins, runtime)
     if ins.history_error and ins.tables.missing and not reset_db:
         plan.notes.append(
-            f"Other apps' migrations were applied before {ins.label!r}'s tables existed, so their "
-            "foreign keys point at another user model's table: this reset repairs the migration "
-            "history only; then run swap_user_model (diagnose_user_model reports E405)."
+            f"Other apps' migrations were applied before the tables of {ins.label!r} existed, so "
+            "their foreign keys point at another user model's table: this reset repairs the "
+            "migration history only; then run swap_user_model (diagnose_user_model reports E405)."
         )
     plan.notes.append(
         f"Backup first: {len(ins.files) + len(ins.dependents)} file(s) and {len(ins.rows)} "
@@ -455,9 +483,9 @@ def _add_file_steps(plan: Plan, ins: Inspection) -> None:
             )
         )
     how = (
-        "with AUTH_USER_MODEL='auth.User'"
+        f"with AUTH_USER_MODEL='auth.User' ({ins.revert_reason})"
         if ins.via_auth_user
-        else "with the real AUTH_USER_MODEL (again after a run with 'auth.User' if Django refuses)"
+        else "with the real AUTH_USER_MODEL"
     )
     plan.add(
         Step(
@@ -620,27 +648,25 @@ def _child(
 
 
 def run_makemigrations(ins: Inspection, rt: Runtime) -> None:
-    """makemigrations LABEL: with the temporary revert when asked, or when the real value fails."""
+    """makemigrations LABEL, under the temporary revert when the plan chose it."""
     before = {p.name for p in migration_files(ins.folder)}
     args = ["makemigrations", ins.label, "--noinput", "--skip-checks"]
-    runs: list[dict[str, Any]] = []
-    revert_reason = "--via-auth-user" if ins.via_auth_user else None
-    if revert_reason is None:
-        first = childproc.run_manage(args, cwd=ins.root)
-        runs.append({"auth_user_model": "real", "ok": first.ok, "output": first.stdout.strip()})
-        if not first.ok:
-            revert_reason = f"makemigrations with the real value failed: {_last_line(first)}"
-            for path in migration_files(ins.folder):  # a partial run must not stay behind
-                if path.name not in before:
-                    path.unlink()
-    if revert_reason is not None:
-        reverted = _child(ins, args, REVERT)
-        runs.append({"auth_user_model": "auth.User", "ok": True, "output": reverted.stdout.strip()})
+    # --skip-checks: under the revert, an AbstractUser-based model clashes with auth.User
+    # (fields.E304) and makemigrations would refuse; `check` runs at the end instead.
+    result = _child(ins, args, REVERT if ins.via_auth_user else None)
     generated = sorted(p.name[:-3] for p in migration_files(ins.folder) if p.name not in before)
     if not generated:
         raise RuntimeError(f"makemigrations wrote no migration for {ins.label!r}")
     rt.state.update(
-        generated=generated, leaf=generated[-1], makemigrations=runs, revert=revert_reason
+        generated=generated,
+        leaf=generated[-1],
+        makemigrations=[
+            {
+                "auth_user_model": "auth.User" if ins.via_auth_user else "real",
+                "output": result.stdout.strip(),
+            }
+        ],
+        revert=ins.revert_reason,
     )
 
 
@@ -650,9 +676,7 @@ def run_makemigrations_real(ins: Inspection, rt: Runtime) -> None:
     what the real value needs beyond the reverted run; it is applied at once."""
     before = {p.name for p in migration_files(ins.folder)}
     result = _child(ins, ["makemigrations", ins.label, "--noinput", "--skip-checks"])
-    rt.state["makemigrations"].append(
-        {"auth_user_model": "real", "ok": True, "output": result.stdout.strip()}
-    )
+    rt.state["makemigrations"].append({"auth_user_model": "real", "output": result.stdout.strip()})
     extra = sorted(p.name[:-3] for p in migration_files(ins.folder) if p.name not in before)
     rt.state["generated_real"] = extra
     if extra:
