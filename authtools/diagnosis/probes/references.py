@@ -7,8 +7,8 @@ authtools are not scanned). A file is parsed only when a cheap text search finds
 
 - E301: code imports django.contrib.auth.models.User, relates to it (ForeignKey('auth.User'),
   ForeignKey(User)) or asks apps.get_model('auth', 'User').
-- E302: a migration's operations relate to a user model that is not AUTH_USER_MODEL
-  (to='auth.user', or another app's former user model).
+- E302: a migration's operations relate to auth.User (to='auth.user') while AUTH_USER_MODEL
+  is custom, or load it with apps.get_model('auth', 'User').
 - W303: a permission string 'auth.change_user' (Python) or perms.auth.change_user (templates)
   that the swap leaves without a permission behind it.
 """
@@ -45,7 +45,7 @@ class UserModel:
     setting: str  # as written, e.g. 'accounts.User'
     label: str  # app label, e.g. 'accounts'
     model: str  # lower-case model name, e.g. 'user'
-    stale_labels: frozenset[str]  # lower-case labels of user models that are not it
+    stale_labels: frozenset[str]  # lower-case labels migrations must not relate to
 
     def permission(self, action: str) -> str:
         return f"{self.label}.{action}_{self.model}"
@@ -74,15 +74,9 @@ def _user_model(ctx: Context) -> UserModel | None:
     label, model = value.split(".")
     if not label or not model or value.lower() == "auth.user":
         return None
+    # Only Django's own user model: another concrete AbstractBaseUser in the project may be a
+    # second kind of account on purpose, and makemigrations writes its label as it is.
     stale = {"auth.user"}
-    if ctx.boot.ok("models"):
-        from django.apps import apps
-        from django.contrib.auth.base_user import AbstractBaseUser
-
-        for cls in apps.get_models(include_swapped=True):
-            if issubclass(cls, AbstractBaseUser) and not cls._meta.abstract:
-                stale.add(cls._meta.label_lower)
-    stale.discard(value.lower())
     return UserModel(value, label, model.lower(), frozenset(stale))
 
 
