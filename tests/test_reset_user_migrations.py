@@ -4,6 +4,7 @@ that every user, group membership, admin log entry and order is still there."""
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import stat
@@ -396,6 +397,10 @@ def test_bad_input_changes_nothing(project: Project) -> None:
         "CommandError: Migrations of 'sessions' live outside the project ("
     )
     assert error("--force") == "CommandError: --force only applies to --reset-db.\n"
+    assert error("--restore", str(p.path / "nowhere")) == (
+        f"CommandError: Cannot restore from '{p.path / 'nowhere'}': '{p.path / 'nowhere'}' is not "
+        "an authtools backup (no manifest.json). Nothing was changed.\n"
+    )
     unreachable = error(TESTPROJECT_DB="postgresql", TESTPROJECT_DB_PORT="1")
     assert unreachable.startswith("CommandError: Database 'default' cannot be reached (")
     assert unreachable.endswith("); start it or fix DATABASES. Nothing was changed.\n")
@@ -469,4 +474,12 @@ def test_reset_db(project: Project) -> None:
     ]
     assert run.out.splitlines()[-1] == "Done; verified."
     assert p.db.query("SELECT COUNT(*) FROM accounts_user") == [(0,)]
+    # The rows went into the backup first, as loaddata reads them.
+    dump = backup_of(run.out) / "data.json"
+    assert stat.S_IMODE(dump.stat().st_mode) == 0o600
+    saved = json.loads(dump.read_text())
+    assert sorted(o["fields"]["username"] for o in saved if o["model"] == "accounts.user") == [
+        "alice",
+        "bob",
+    ]
     assert_end_state(p)

@@ -431,7 +431,7 @@ def build_plan(
             f"{' and others' if len(ins.applied_dependents) > 3 else ''} were applied against "
             f"another user model before the tables of {ins.label!r} existed"
         )
-    plan.backup = lambda runtime: save_backup(ins, runtime.backup_dir)
+    plan.backup = lambda runtime: save_backup(ins, runtime.backup_dir, dump=reset_db)
     _add_file_steps(plan, ins)
     if reset_db:
         _add_reset_db_steps(plan, ins)
@@ -601,6 +601,10 @@ def _add_migrate_step(plan: Plan, ins: Inspection) -> None:
 def _add_reset_db_steps(plan: Plan, ins: Inspection) -> None:
     from django.conf import settings
 
+    plan.notes.append(
+        "The backup also gets every row as dumpdata writes it (data.json; load it with "
+        "loaddata): --restore puts back files and migration records, not rows."
+    )
     name = settings.DATABASES[ins.database].get("NAME")
     plan.add(
         Step(
@@ -823,7 +827,7 @@ def _common_root(paths: list[Path], root: Path) -> Path:
     return Path(os.path.commonpath(resolved))
 
 
-def save_backup(ins: Inspection, backup: Backup) -> None:
+def save_backup(ins: Inspection, backup: Backup, *, dump: bool = False) -> None:
     files = ins.files + [d.path for d in ins.dependents]
     base = _common_root(files, ins.root)
     for path in files:
@@ -837,6 +841,28 @@ def save_backup(ins: Inspection, backup: Backup) -> None:
             "rows": [r.to_dict() for r in ins.rows],
         },
     )
+    if dump:
+        dump_data(ins, backup)
+
+
+def dump_data(ins: Inspection, backup: Backup) -> None:
+    """Before --reset-db: every row, as dumpdata writes it, into the backup (0600). When that
+    fails, nothing has changed yet and the reset stops: data is never dropped unsaved."""
+    from authtools.procedures.runner import ProcedureError
+
+    target = backup.path / "data.json"
+    result = childproc.run_manage(
+        ["dumpdata", "--database", ins.database, "--natural-foreign", "--output", str(target)],
+        cwd=ins.root,
+    )
+    if not result.ok:
+        raise ProcedureError(
+            f"dumpdata could not save the database's rows before --reset-db "
+            f"({_last_line(result)}); nothing was changed. Fix that, or drop the database "
+            "yourself if its rows may be lost.",
+            backup.path,
+        )
+    os.chmod(target, 0o600)
 
 
 def build_restore_plan(path: Path, database: str) -> Plan:
@@ -847,7 +873,7 @@ def build_restore_plan(path: Path, database: str) -> Plan:
         backup = Backup.open(path)
         saved = backup.read_json(DOCUMENT)
     except (BackupError, OSError, ValueError) as exc:
-        raise ResetError(f"Cannot restore from {str(path)!r}: {exc}") from None
+        raise ResetError(f"Cannot restore from {str(path)!r}: {exc}.") from None
     label = saved["app_label"]
     folder = Path(saved["migrations_folder"])
     writable_or_raise(folder)
@@ -864,7 +890,8 @@ def build_restore_plan(path: Path, database: str) -> Plan:
             "file",
             f"Replace the migration files of {label!r} and put back {len(files)} saved file(s)",
             lambda rt: restore_files(folder, files, rt),
-            details=[str(original) for _, original in files],
+            details=[f"remove {current.display(f)}" for f in current.files]
+            + [f"put back {current.display(original)}" for _, original in files],
             atomic=False,
         )
     )
@@ -872,7 +899,7 @@ def build_restore_plan(path: Path, database: str) -> Plan:
         Step(
             "restore-rows",
             "rows",
-            f"Replace {label!r}'s django_migrations rows with the {len(rows)} saved row(s)",
+            f"Replace the django_migrations rows of {label!r} with the {len(rows)} saved row(s)",
             lambda rt: restore_rows(database, label, rows),
             details=[f"id {r.id}: {label}.{r.name} (applied {r.applied})" for r in rows],
         )
