@@ -19,10 +19,12 @@ What it finds (ids in ``authtools.diagnosis.catalog``):
   swap records the user app's migrations after the others), so a suspect is reported only when
   the database catalog confirms it: a foreign key created for that app's models points at a
   table other than the user model's (the old user table names the ``--from`` model of the fix);
-- W406 models with changes that no migration reflects (skipped in system checks);
+- W406 models with changes that no migration reflects.
 - E407 with ``--target APP.MODEL``: the graph rebuilt with every swappable dependency on
   AUTH_USER_MODEL pointed at the target's app, checked against the applied history: the pairs
   that would become inconsistent once the setting is switched.
+
+None of this runs as a system check (see ``run``).
 
 The files are always read; the database only when ``ctx.use_db`` (``--no-db`` never connects).
 A database that cannot be reached is reported by the database probe (E504): this probe then
@@ -58,6 +60,12 @@ Pair = tuple[Key, Key]  # (applied child, unapplied parent)
 def run(ctx: Context) -> Iterator[Finding]:
     from django.db import connections
 
+    if ctx.extra.get("system_check"):
+        # Not a system check: E401 would block its own fix (makemigrations runs the checks),
+        # the history needs the database, and loading every migration file would double the
+        # start-up of every command on a large project; Django's migration commands already
+        # fail loudly on a missing dependency (E404).
+        return
     user_model = ctx.user_model()
     if user_model is None:
         return  # the setting and model probes explain why
@@ -258,12 +266,6 @@ class _Probe:
 
     def findings(self) -> Iterator[Finding]:
         state = self.state
-        if self.ctx.extra.get("system_check"):
-            # Only what no command of Django can run with. E401 would block the very fix
-            # (makemigrations runs the system checks) and the autodetector is too slow for
-            # every `manage.py check`.
-            yield from self.missing()
-            return
         no_migrations = not any(app == self.user_app for app, _ in self.disk)
         if no_migrations:
             yield self.no_migrations()
