@@ -100,7 +100,7 @@ class ProcedureCommand(BaseCommand):
         if result.failures:
             raise CommandError(
                 f"Verification failed: {'; '.join(result.failures)}. "
-                f"Restore with --restore {result.backup}.",
+                f"Undo with {plan.way_back_for(result.backup)}.",
             )
         return result
 

@@ -51,6 +51,11 @@ class Plan:
     backup: Callable[[Runtime], Any] | None = None
     verify: Callable[[Runtime], list[str]] | None = None
     data: dict[str, Any] = field(default_factory=dict)
+    # How to undo a run from its backup, as the user types it; {backup} is the folder.
+    way_back: str = "--restore {backup}"
+
+    def way_back_for(self, backup: Any) -> str:
+        return self.way_back.format(backup=backup)
 
     @property
     def empty(self) -> bool:

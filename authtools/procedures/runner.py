@@ -61,7 +61,23 @@ def execute(
     Atomic steps run in one transaction when the backend can roll back DDL (PostgreSQL,
     SQLite): a failure leaves the database as it was. Elsewhere (MySQL/MariaDB) each completed
     step is written to the backup's journal so that a run can be resumed or rolled back.
+    An advisory lock keeps two authtools procedures from running at once on one database.
     """
+    from authtools.db.locks import LockBusy
+
+    try:
+        with procedure_lock(plan.database, "procedure"):
+            return _execute(plan, backup, log, skip)
+    except LockBusy as exc:
+        raise ProcedureError(
+            f"{exc}: wait for it to finish and run {plan.procedure} again; nothing was changed.",
+            backup.path,
+        ) from exc
+
+
+def _execute(
+    plan: Plan, backup: Backup, log: Callable[[str], None], skip: frozenset[str]
+) -> RunResult:
     from django.db import transaction
 
     runtime = Runtime(plan.database, backup, log=log)
@@ -97,12 +113,14 @@ def execute(
             undo = (
                 "the database was rolled back"
                 if use_transaction and current.atomic
-                else f"restore with --restore {backup.path}"
+                else f"undo with {plan.way_back_for(backup.path)}"
             )
-            if use_transaction and current.atomic and any(
-                not s.atomic for s in plan.steps if s.id in journal
+            if (
+                use_transaction
+                and current.atomic
+                and any(not s.atomic for s in plan.steps if s.id in journal)
             ):  # earlier steps outside the transaction (files, child processes) stay done
-                undo += f"; earlier steps are not: restore with --restore {backup.path}"
+                undo += f"; earlier steps are not: undo with {plan.way_back_for(backup.path)}"
             raise ProcedureError(
                 f"Step {number} ({current.description}) failed: {type(exc).__name__}: {exc}. "
                 f"Nothing after it ran; {undo}.",
