@@ -73,13 +73,18 @@ def diagnose(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
                 f"--database {args.database!r} is not in DATABASES "
                 f"(choose from {', '.join(map(repr, settings.DATABASES))})"
             )
-    report = run_diagnosis(
-        state,
-        settings_module=settings_module,
-        database=args.database,
-        use_db=args.use_db,
-        target=args.target,
-    )
+    from django.core.management.base import CommandError
+
+    try:
+        report = run_diagnosis(
+            state,
+            settings_module=settings_module,
+            database=args.database,
+            use_db=args.use_db,
+            target=args.target,
+        )
+    except CommandError as exc:  # bad usage found once the project is loaded (e.g. --target)
+        parser.error(str(exc))
     if args.format == "json":
         print(render.report_json(report))
     else:

@@ -134,3 +134,23 @@ def test_ids_subcommand_prints_the_table(project: Project) -> None:
 def test_no_test_writes_into_the_repository() -> None:
     assert not (REPO / "testproject" / "db.sqlite3").exists()
     assert not list(Path(REPO / "testproject").glob(".authtools-backups"))
+
+
+def test_unknown_target_is_a_usage_error_in_both_entry_points(project: Project) -> None:
+    project.migrate()
+    message = (
+        "--target 'accounts.Nobody' names no installed model (App 'accounts' doesn't have a "
+        "'Nobody' model.); give APP_LABEL.ModelName, e.g. --target accounts.User."
+    )
+    via_manage = project.manage("diagnose_user_model", "--target", "accounts.Nobody")
+    assert (via_manage.code, via_manage.out, via_manage.err) == (
+        2,
+        "",
+        f"CommandError: {message}\n",
+    )
+    via_module = project.authtools(
+        "diagnose", "--settings", "testproject.settings", "--target", "accounts.Nobody"
+    )
+    assert via_module.code == 2
+    assert via_module.out == ""
+    assert via_module.err.splitlines()[-1] == f"python -m authtools diagnose: error: {message}"
