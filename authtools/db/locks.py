@@ -19,7 +19,10 @@ def advisory_lock(database: str, name: str) -> Iterator[None]:
 
     connection = connections[database]
     vendor = connection.vendor
-    key = f"authtools:{name}"
+    # PostgreSQL's advisory locks are per database; MySQL's GET_LOCK names are server-wide, so
+    # the key carries the database name (hashed: lock names are limited to 64 characters).
+    database_name = str(connection.settings_dict.get("NAME"))
+    key = f"authtools:{name}:{zlib.crc32(database_name.encode()):08x}"
     if vendor == "postgresql":
         lock_id = zlib.crc32(key.encode())
         with connection.cursor() as cursor:
