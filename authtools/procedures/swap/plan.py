@@ -1,0 +1,171 @@
+"""Plan building: the steps of a swap as data (renames, SQL, content types, migration records).
+Backend differences in DDL live in ``authtools.db.schema`` (one function per difference)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from authtools.db.schema import Rename, rename_sql, sequence_reset_sql
+from authtools.procedures.swap.spec import StepSpec, SwapSpec
+
+
+def _rename_step(id: str, description: str, renames: list[Rename], connection: Any) -> StepSpec:
+    return StepSpec(
+        id=id,
+        kind="renames",
+        description=description,
+        renames=[r.as_dict() for r in renames],
+        sql=[s for r in renames for s in rename_sql(connection, r)],
+    )
+
+
+def add_steps(
+    spec: SwapSpec,
+    connection: Any,
+    old: Any,
+    new: Any,
+    table_map: dict[str, str],
+    column_renames: list[Rename],
+    all_fks: list[Any],
+) -> None:
+    from django.contrib.contenttypes.models import ContentType
+    from django.db.migrations.recorder import MigrationRecorder
+
+    from authtools.db.schema import django_renames
+
+    q = connection.ops.quote_name
+    for number, (old_table, new_table) in enumerate(table_map.items(), 1):
+        spec.steps.append(
+            _rename_step(
+                f"rename-table-{number}",
+                f"Rename table {old_table!r} to {new_table!r}",
+                [Rename("table", old_table, old_table, new_table)],
+                connection,
+            )
+        )
+    for number, rename in enumerate(column_renames, 1):
+        spec.steps.append(
+            _rename_step(
+                f"rename-column-{number}",
+                f"Rename column {rename.old!r} of {rename.table!r} to {rename.new!r}",
+                [rename],
+                connection,
+            )
+        )
+    # Names of indexes, constraints and sequences, as migrate would have given them.
+    for number, (old_table, new_table) in enumerate(table_map.items(), 1):
+        columns = {r.old: r.new for r in column_renames if r.table == new_table}
+        renames = schema_renames(connection, old_table, new_table, columns, table_map)
+        if renames:
+            spec.steps.append(
+                _rename_step(
+                    f"rename-names-{number}",
+                    f"Rename {len(renames)} index/constraint/sequence names of {new_table!r}",
+                    renames,
+                    connection,
+                )
+            )
+    referencing_tables = sorted(
+        {fk.table for fk in all_fks if fk.ref_table == spec.old_table} - set(table_map)
+    )
+    fk_renames = [
+        r
+        for table in referencing_tables
+        for r in django_renames(
+            connection, table, table, {}, table_map, only_foreign_keys_to=spec.old_table
+        )
+    ]
+    if fk_renames:
+        spec.steps.append(
+            _rename_step(
+                "rename-foreign-keys",
+                f"Rename {len(fk_renames)} foreign key constraints to {spec.new_table!r}",
+                fk_renames,
+                connection,
+            )
+        )
+    elif referencing_tables and connection.vendor == "mysql":
+        spec.notes.append(
+            f"Foreign keys of {', '.join(referencing_tables)} follow the renamed table; MySQL "
+            "cannot rename a foreign key in place, so their constraint names keep "
+            f"{spec.old_table!r} (Django finds constraints by column, not by name)."
+        )
+    reset = sequence_reset_sql(connection, spec.new_table, spec.pk_column)
+    if reset:
+        spec.steps.append(
+            StepSpec(
+                "reset-sequence",
+                "sql",
+                f"Make {spec.new_table}.{spec.pk_column}'s next value follow the highest id",
+                sql=reset,
+            )
+        )
+    # Content type: relabel in place (same id) when the new label has no row yet.
+    old_ct, new_ct = (f"{m._meta.app_label}.{m._meta.model_name}" for m in (old, new))
+    manager = ContentType.objects.db_manager(spec.database)
+    old_row = manager.filter(app_label=old._meta.app_label, model=old._meta.model_name).first()
+    new_row = manager.filter(app_label=new._meta.app_label, model=new._meta.model_name).first()
+    if old_row is not None:
+        ct_sql = []
+        details = []
+        if new_row is None:
+            ct_sql = [
+                f"UPDATE {q(ContentType._meta.db_table)} SET {q('app_label')} = "
+                f"'{new._meta.app_label}', {q('model')} = '{new._meta.model_name}' "
+                f"WHERE {q('id')} = {old_row.pk}"
+            ]
+            details.append(
+                f"content type id {old_row.pk} keeps its id: its permissions, their user and "
+                "group assignments and admin log entries follow"
+            )
+        else:
+            details.append(
+                f"{new_ct!r} already has content type id {new_row.pk}: references to id "
+                f"{old_row.pk} move to it (permissions, assignments, admin log, generic keys)"
+            )
+        spec.steps.append(
+            StepSpec(
+                "contenttypes",
+                "contenttypes",
+                f"Relabel content type {old_ct!r} as {new_ct!r}",
+                details=details,
+                sql=ct_sql,
+                data={
+                    "old": old_ct,
+                    "new": new_ct,
+                    "old_id": old_row.pk,
+                    "relabel": new_row is None,
+                },
+            )
+        )
+    recorder_table = MigrationRecorder.Migration._meta.db_table
+    if not spec.migrations:
+        return  # the way back to auth.User: auth's migrations are applied already
+    spec.steps.append(
+        StepSpec(
+            "record-migrations",
+            "migrations",
+            "Record migrations "
+            + ", ".join(f"{app}.{name}" for app, name in spec.migrations)
+            + " as applied",
+            details=[f"they build exactly {spec.old_table!r}: an empty database still migrates"],
+            sql=[
+                f"INSERT INTO {q(recorder_table)} ({q('app')}, {q('name')}, {q('applied')}) "
+                f"VALUES ('{app}', '{name}', CURRENT_TIMESTAMP)"
+                for app, name in spec.migrations
+            ],
+            data={"migrations": spec.migrations},
+        )
+    )
+
+
+def schema_renames(
+    connection: Any,
+    old_table: str,
+    new_table: str,
+    columns: dict[str, str],
+    table_map: dict[str, str],
+) -> list[Rename]:
+    from authtools.db.schema import django_renames
+
+    return django_renames(connection, old_table, new_table, columns, table_map)

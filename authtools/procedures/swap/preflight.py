@@ -1,0 +1,329 @@
+"""Preflight: read the project and the database, refuse what cannot be swapped safely, and
+return the swap as a ``SwapSpec``."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from authtools.db.schema import Rename, integer_width, same_key_type
+from authtools.procedures.swap.plan import add_steps
+from authtools.procedures.swap.spec import SwapRefused, SwapSpec
+
+
+def _label(model: Any) -> str:
+    return f"{model._meta.app_label}.{model._meta.object_name}"
+
+
+def resolve_models(old_label: str) -> tuple[Any, Any]:
+    """(old model, new model) as the running Django knows them; refuses what cannot be swapped."""
+    from django.apps import apps
+    from django.conf import settings
+
+    try:
+        old = apps.get_model(old_label)
+    except (LookupError, ValueError) as exc:
+        raise SwapRefused(
+            f"--from {old_label!r} names no installed model ({exc}); give the old user model as "
+            "app_label.ModelName, e.g. --from auth.User"
+        ) from exc
+    new = apps.get_model(settings.AUTH_USER_MODEL)
+    if old is new:
+        raise SwapRefused(
+            f"AUTH_USER_MODEL is still {settings.AUTH_USER_MODEL!r}, the model given to --from; "
+            "write the new model, point AUTH_USER_MODEL at it, then run the swap"
+        )
+    return old, new
+
+
+def _field_signature(field: Any, connection: Any) -> tuple[Any, ...]:
+    return (
+        field.column,
+        field.db_type(connection),
+        bool(field.null),
+        bool(field.primary_key),
+        bool(field.unique),
+        bool(field.db_index),
+    )
+
+
+def _table_signature(model: Any, connection: Any) -> dict[str, tuple[Any, ...]]:
+    return {
+        f.column: _field_signature(f, connection) for f in model._meta.local_fields if f.concrete
+    }
+
+
+def mirror_differences(old: Any, new_state_model: Any, connection: Any) -> list[str]:
+    """How the new model (as its migrations build it) differs from the old model's table."""
+    old_sig = _table_signature(old, connection)
+    new_sig = _table_signature(new_state_model, connection)
+    out = []
+    for column in sorted(set(old_sig) | set(new_sig)):
+        a, b = old_sig.get(column), new_sig.get(column)
+        if a is None:
+            out.append(f"column {column!r} is new ({b[1] if b else ''})")
+        elif b is None:
+            out.append(f"column {column!r} would be dropped")
+        elif a != b:
+            out.append(
+                f"column {column!r} differs: {a[1]} null={a[2]} unique={a[4]} -> "
+                f"{b[1]} null={b[2]} unique={b[4]}"
+            )
+    old_m2m = {f.name for f in old._meta.local_many_to_many}
+    new_m2m = {f.name for f in new_state_model._meta.local_many_to_many}
+    for name in sorted(old_m2m ^ new_m2m):
+        out.append(
+            f"many-to-many {name!r} is only on {'the old' if name in old_m2m else 'the new'} model"
+        )
+    return out
+
+
+def pk_refusal(old_table: str, old: Any, new: Any, connection: Any, state_model: Any) -> str | None:
+    """The reason to refuse when the new primary key's type differs from the old column's
+    (in the database, or in kind: an AutoField and a BigAutoField are both 'integer' on SQLite
+    but not on PostgreSQL or MySQL, where the same migrations may run)."""
+    from authtools.db.catalog import primary_key
+
+    found = primary_key(connection, old_table)
+    if found is None:
+        return f"the old user table {old_table!r} does not exist in the database"
+    column, db_type = found
+    new_pk, old_pk = state_model._meta.pk, old._meta.pk
+    new_type = new_pk.rel_db_type(connection)
+    new_kind, old_kind = new_pk.get_internal_type(), old_pk.get_internal_type()
+    if same_key_type(connection.vendor, db_type, new_type) and new_kind == old_kind:
+        return None
+    if not old_kind.endswith("AutoField"):
+        old_kind = {32: "AutoField", 64: "BigAutoField", 16: "SmallAutoField"}.get(
+            integer_width(db_type) or 0, old_kind
+        )
+    return (
+        f"{_label(new)}'s primary key would be a {new_kind} ({new_type!r}) but "
+        f"{old_table}.{column} is {db_type!r} ({_label(old)}'s {old_kind}): add "
+        f"`{new_pk.name} = models.{old_kind}(primary_key=True)` to {_label(new)} (or set "
+        f"default_auto_field = 'django.db.models.{old_kind}' on its app config), regenerate "
+        "its migration and run the swap again"
+    )
+
+
+def _new_app_migrations(loader: Any, app_label: str) -> list[tuple[str, str]]:
+    """The new app's migrations in dependency order."""
+    nodes = [n for n in loader.graph.leaf_nodes() if n[0] == app_label]
+    ordered: list[tuple[str, str]] = []
+    for leaf in nodes:
+        for node in loader.graph.forwards_plan(leaf):
+            if node[0] == app_label and node not in ordered:
+                ordered.append(node)
+    return ordered
+
+
+def check_migrations(connection: Any, old: Any, new: Any) -> tuple[list[tuple[str, str]], Any]:
+    """The new app's migrations to record as applied, and the new model's state after them.
+
+    Refuses when they are missing, already applied, touch other models, do not build exactly
+    the old table, when other migrations are unapplied, or when models have changes that are
+    not in a migration.
+    """
+    from django.apps import apps
+    from django.db.migrations.autodetector import MigrationAutodetector
+    from django.db.migrations.loader import MigrationLoader
+    from django.db.migrations.operations import CreateModel
+    from django.db.migrations.questioner import NonInteractiveMigrationQuestioner
+    from django.db.migrations.state import ProjectState
+
+    app = new._meta.app_label
+    loader = MigrationLoader(connection, ignore_no_migrations=True)
+    if app not in loader.migrated_apps:
+        raise SwapRefused(
+            f"the app {app!r} of {_label(new)} has no migrations: run "
+            f"`python manage.py makemigrations {app}`, then run the swap again"
+        )
+    ours = _new_app_migrations(loader, app)
+    applied = [n for n in ours if n in loader.applied_migrations]
+    # The way back to auth.User: auth's migrations ran while auth.User was swapped out, so they
+    # are applied but never built its table (the caller checked that the table is absent).
+    already_built_elsewhere = bool(ours) and len(applied) == len(ours) and new._meta.swappable
+    if applied and not already_built_elsewhere:
+        raise SwapRefused(
+            f"migrations of {app!r} are already applied ({', '.join(n[1] for n in applied)}): "
+            "the database is not on the old model's history; run diagnose_user_model"
+        )
+    unapplied = sorted(
+        n for n in loader.graph.nodes if n not in loader.applied_migrations and n[0] != app
+    )
+    if unapplied:
+        listed = ", ".join(f"{a}.{n}" for a, n in unapplied[:5])
+        raise SwapRefused(
+            f"migrations of other apps are not applied ({listed}): apply them on the old user "
+            f"model first (AUTH_USER_MODEL = {_label(old)!r}, then migrate), then run the swap"
+        )
+    for node in [n for n in ours if n not in applied]:
+        migration = loader.graph.nodes[node]
+        for operation in migration.operations:
+            if not (
+                isinstance(operation, CreateModel) and operation.name_lower == new._meta.model_name
+            ):
+                raise SwapRefused(
+                    f"migration {app}.{node[1]} does more than create {_label(new)} "
+                    f"({operation.describe()}): the swap records it as applied without running "
+                    f"it; move that change to a later migration of {app!r}"
+                )
+    state = loader.project_state(ours[-1], at_end=True)
+    state_model = state.apps.get_model(app, new._meta.model_name)
+    refusal = pk_refusal(old._meta.db_table, old, new, connection, state_model)
+    if refusal:
+        raise SwapRefused(refusal)
+    differences = mirror_differences(old, state_model, connection)
+    if differences:
+        raise SwapRefused(
+            f"the migrations of {app!r} do not build exactly {old._meta.db_table!r} "
+            f"({'; '.join(differences)}): make {_label(new)} a copy of {_label(old)}'s fields "
+            "for the swap and change it in a later migration"
+        )
+    autodetector = MigrationAutodetector(
+        loader.project_state(),
+        ProjectState.from_apps(apps),
+        NonInteractiveMigrationQuestioner(dry_run=True),
+    )
+    changes = autodetector.changes(graph=loader.graph)
+    if changes:
+        raise SwapRefused(
+            f"models have changes that are not in migrations (apps {', '.join(sorted(changes))}):"
+            " run makemigrations for them first"
+        )
+    return [n for n in ours if n not in applied], state_model
+
+
+def _old_m2m_table(old: Any, field_name: str, connection: Any) -> str:
+    from django.db.backends.utils import truncate_name
+
+    old_field = old._meta.get_field(field_name)
+    if old_field.remote_field.through is not None and not old._meta.swapped:
+        return str(old_field.remote_field.through._meta.db_table)
+    if old_field.db_table:
+        return str(old_field.db_table)
+    return str(
+        truncate_name(f"{old._meta.db_table}_{field_name}", connection.ops.max_name_length())
+    )
+
+
+def _fk_column(fks: list[Any], table: str, ref_table: str) -> str | None:
+    columns = [fk.column for fk in fks if fk.table == table and fk.ref_table == ref_table]
+    return columns[0] if len(columns) == 1 else None
+
+
+def preflight(database: str, old_label: str) -> SwapSpec:
+    """Read the project and the database; return the swap as data, or raise SwapRefused."""
+    from django.apps import apps
+    from django.db import connections
+
+    from authtools.db.catalog import foreign_keys
+
+    connection = connections[database]
+    old, new = resolve_models(old_label)
+    old_table, new_table = old._meta.db_table, new._meta.db_table
+    with connection.cursor() as cursor:
+        tables = set(connection.introspection.table_names(cursor))
+    if old_table not in tables:
+        if new_table in tables:
+            raise SwapRefused(
+                f"{old_table!r} is gone and {new_table!r} exists: the database already uses "
+                f"{_label(new)}; run `manage.py migrate`, or diagnose_user_model"
+            )
+        raise SwapRefused(f"the old user table {old_table!r} does not exist in the database")
+    if new_table in tables:
+        raise SwapRefused(
+            f"the table {new_table!r} of {_label(new)} already exists: drop it if it is empty, "
+            "or swap by hand"
+        )
+    migrations, state_model = check_migrations(connection, old, new)
+    pk_column = new._meta.pk.column
+    all_fks = foreign_keys(connection)
+
+    # Tables to rename: the user table, then each many-to-many table the new model expects.
+    table_map = {old_table: new_table}
+    column_renames: list[Rename] = []
+    for m2m in new._meta.local_many_to_many:
+        through = m2m.remote_field.through
+        if not through._meta.auto_created:
+            continue
+        old_through = _old_m2m_table(old, m2m.name, connection)
+        if old_through not in tables:
+            raise SwapRefused(
+                f"the many-to-many table {old_through!r} of {_label(old)}.{m2m.name} is missing"
+            )
+        new_through = through._meta.db_table
+        if new_through in tables and new_through != old_through:
+            raise SwapRefused(f"the table {new_through!r} already exists")
+        table_map[old_through] = new_through
+        target_table = m2m.remote_field.model._meta.db_table
+        pairs = [
+            (_fk_column(all_fks, old_through, old_table), m2m.m2m_column_name()),
+            (_fk_column(all_fks, old_through, target_table), m2m.m2m_reverse_name()),
+        ]
+        for old_column, new_column in pairs:
+            if old_column is None:
+                raise SwapRefused(
+                    f"cannot tell which column of {old_through!r} holds the foreign key for "
+                    f"{m2m.name!r}: the table does not look like Django built it"
+                )
+            if old_column != new_column:
+                column_renames.append(Rename("column", new_through, old_column, new_column))
+        # Compare with the through model as the migrations build it: its primary key follows
+        # DEFAULT_AUTO_FIELD there, which may differ from the app config's at run time.
+        state_through = state_model._meta.get_field(m2m.name).remote_field.through
+        found = primary_key_type(connection, old_through)
+        wanted = state_through._meta.pk.rel_db_type(connection)
+        if found is not None and not same_key_type(connection.vendor, found, wanted):
+            raise SwapRefused(
+                f"{old_through}.id is {found!r} but the new model's many-to-many table would "
+                f"have {wanted!r}: the swap cannot keep it as migrate builds it"
+            )
+
+    # Every foreign key to the old table must belong to a field pointing at the new model.
+    expected = {
+        (model._meta.db_table, f.column)
+        for model in apps.get_models(include_auto_created=True)
+        for f in model._meta.local_fields
+        if f.remote_field is not None and f.remote_field.model is new
+    }
+    referencing: list[list[str]] = []
+    for fk in [f for f in all_fks if f.ref_table == old_table]:
+        table = table_map.get(fk.table, fk.table)
+        column = next(
+            (r.new for r in column_renames if r.table == table and r.old == fk.column), fk.column
+        )
+        if (table, column) not in expected:
+            raise SwapRefused(
+                f"the foreign key {fk.table}.{fk.column} -> {old_table}.{fk.ref_column} "
+                f"({fk.constraint or 'unnamed'}) belongs to no installed model that points at "
+                f"{_label(new)}: install its app or drop the constraint, then run the swap again"
+            )
+        if not same_key_type(connection.vendor, fk.column_type, fk.ref_column_type):
+            raise SwapRefused(
+                f"the foreign key column {fk.table}.{fk.column} is {fk.column_type!r} but "
+                f"{old_table}.{fk.ref_column} is {fk.ref_column_type!r}: fix the column type "
+                "first (diagnose_user_model reports it as authtools.E503)"
+            )
+        referencing.append([table, column])
+
+    spec = SwapSpec(
+        database=database,
+        vendor=connection.vendor,
+        old_label=_label(old),
+        new_label=_label(new),
+        old_table=old_table,
+        new_table=new_table,
+        pk_column=pk_column,
+        renamed_tables=table_map,
+        referencing=sorted(referencing),
+        migrations=[list(m) for m in migrations],
+    )
+    add_steps(spec, connection, old, new, table_map, column_renames, all_fks)
+    return spec
+
+
+def primary_key_type(connection: Any, table: str) -> str | None:
+    from authtools.db.catalog import primary_key
+
+    found = primary_key(connection, table)
+    return found[1] if found else None

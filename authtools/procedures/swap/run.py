@@ -1,0 +1,66 @@
+"""Running a swap: the lock, SQLite's DDL session, --resume and --rollback."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from authtools.procedures.runner import RunResult
+from authtools.procedures.swap.spec import PROCEDURE, load_spec
+from authtools.procedures.swap.steps import build_plan
+
+
+@contextmanager
+def locked(database: str) -> Iterator[None]:
+    """Hold the database's authtools lock (PostgreSQL advisory lock, MySQL GET_LOCK)."""
+    from authtools.procedures.runner import procedure_lock
+
+    with procedure_lock(database, PROCEDURE):
+        yield
+
+
+@contextmanager
+def ddl_session(database: str) -> Iterator[None]:
+    """SQLite only runs table renames in a transaction with foreign key checks off (they must be
+    turned off before the transaction starts); they are checked again in verify()."""
+    from django.db import connections
+
+    connection = connections[database]
+    disabled = connection.vendor == "sqlite" and connection.disable_constraint_checking()
+    try:
+        yield
+    finally:
+        if disabled:
+            connection.enable_constraint_checking()
+
+
+def resume(path: Path, log: Callable[[str], None] = lambda m: None) -> RunResult:
+    """Run the steps of the swap in backup PATH that its journal does not list as done."""
+    from authtools.procedures.backup import Backup
+    from authtools.procedures.runner import JOURNAL, execute
+
+    plan = build_plan(load_spec(path))
+    backup = Backup.open(path)
+    done = frozenset(backup.read_json(JOURNAL)) if backup.has(JOURNAL) else frozenset()
+    if not done:
+        done = frozenset({"-"})  # the backup was taken: do not take it again
+    return execute(plan, backup, log=log, skip=done)
+
+
+def rollback(path: Path, log: Callable[[str], None] = lambda m: None) -> list[str]:
+    """Undo the completed steps of the swap in backup PATH, newest first (in one transaction
+    where the backend can roll back DDL)."""
+    from django.db import transaction
+
+    from authtools.procedures.backup import Backup
+    from authtools.procedures.runner import rollback as run_rollback
+    from authtools.procedures.runner import transactional_ddl
+
+    spec = load_spec(path)
+    plan = build_plan(spec)
+    backup = Backup.open(path)
+    if transactional_ddl(spec.database):
+        with transaction.atomic(using=spec.database):
+            return run_rollback(plan, backup, log)
+    return run_rollback(plan, backup, log)

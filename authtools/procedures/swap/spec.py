@@ -1,0 +1,69 @@
+"""The swap as plain data: a ``SwapSpec`` of ``StepSpec``s, saved in the backup so that
+``--resume`` and ``--rollback`` rebuild the very same plan."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+PROCEDURE = "swap_user_model"
+SPEC = "swap-spec"
+
+
+class SwapRefused(Exception):
+    """The project is not in a state the swap can handle safely; the message says why."""
+
+
+@dataclass
+class StepSpec:
+    """One step as data: enough to rebuild it (apply and undo) from the backup."""
+
+    id: str
+    kind: str  # renames | sql | contenttypes | migrations | file
+    description: str
+    details: list[str] = field(default_factory=list)
+    renames: list[dict[str, Any]] = field(default_factory=list)
+    sql: list[str] = field(default_factory=list)
+    data: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class SwapSpec:
+    database: str
+    vendor: str
+    old_label: str
+    new_label: str
+    old_table: str
+    new_table: str
+    pk_column: str
+    steps: list[StepSpec] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    renamed_tables: dict[str, str] = field(default_factory=dict)
+    referencing: list[list[str]] = field(default_factory=list)  # [table, column] after the swap
+    migrations: list[list[str]] = field(default_factory=list)  # [app, name] recorded as applied
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> SwapSpec:
+        steps = [StepSpec(**s) for s in data.get("steps", [])]
+        return cls(**{**data, "steps": steps})
+
+
+def load_spec(backup_path: Path) -> SwapSpec:
+    from authtools.procedures.backup import Backup
+
+    backup = Backup.open(backup_path)
+    if not backup.has(SPEC):
+        raise SwapRefused(f"{str(backup_path)!r} holds no swap plan ({SPEC}.json is missing)")
+    return SwapSpec.from_dict(backup.read_json(SPEC))
+
+
+def latest_backup(root: Path) -> Path | None:
+    """The newest swap backup under ROOT (its folder names sort by time)."""
+    if not root.is_dir():
+        return None
+    found = sorted(p for p in root.glob(f"{PROCEDURE}-*") if (p / f"{SPEC}.json").is_file())
+    return found[-1] if found else None

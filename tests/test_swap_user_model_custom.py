@@ -1,0 +1,92 @@
+"""swap_user_model case 3: one custom user model to another (users.User -> accounts.User), and
+back to auth.User as the way back, on SQLite, PostgreSQL and MariaDB."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from .conftest import Project
+from .swaphelpers import (
+    SEED,
+    add_app,
+    assert_clean,
+    assert_same_schema_as_fresh_migrate,
+    login,
+    relabelled,
+    remove_app,
+    snapshot,
+    write_new_model,
+)
+
+USERS_APPS = """from django.apps import AppConfig
+
+
+class UsersConfig(AppConfig):
+    name = "users"
+    default_auto_field = "django.db.models.AutoField"
+"""
+
+USERS_MODELS = """from django.contrib.auth.models import AbstractUser
+
+
+class User(AbstractUser):
+    \"\"\"The project's first custom user model.\"\"\"
+"""
+
+
+def started_on_users_app(project: Project) -> None:
+    """A project that started on a custom users.User, migrated and used."""
+    project.write("users/__init__.py", "")
+    project.write("users/apps.py", USERS_APPS)
+    project.write("users/models.py", USERS_MODELS)
+    project.write("users/migrations/__init__.py", "")
+    add_app(project, "users")
+    project.set_setting("AUTH_USER_MODEL", '"users.User"')
+    project.write("accounts/models.py", '"""No model yet."""\n')
+    project.write("accounts/admin.py", "")
+    project.remove("accounts/migrations/0001_initial.py")
+    project.ok("makemigrations", "users", "-v", "0")
+    project.migrate()
+    project.ok("shell", "-v", "0", "-c", SEED)
+
+
+def test_swap_between_custom_models_and_back_to_auth_user(
+    db_project: Project, tmp_path: Path
+) -> None:
+    project = db_project
+    started_on_users_app(project)
+    expected = snapshot(project)
+    assert [u[1] for u in expected["users"]] == ["alice", "bob", "root", "dave"]
+    assert {"users_user", "users_user_groups", "users_user_user_permissions"} <= project.db.tables()
+
+    # users.User -> accounts.User: the old app stays installed for the swap, then goes.
+    write_new_model(project)
+    # Both models now claim the groups' reverse accessors: migrate stops at the checks.
+    assert "(fields.E304)" in project.manage("migrate", "--no-input").err
+    dry = project.manage("swap_user_model", "--from", "users.User", "--dry-run")
+    assert dry.code == 0, str(dry)
+    assert dry.out.splitlines()[1] == "  1. Rename table 'users_user' to 'accounts_user'"
+    run = project.manage("swap_user_model", "--from", "users.User", "--noinput")
+    assert run.code == 0, str(run)
+    assert "Done; verified." in run.out
+    tables = project.db.tables()
+    assert {"accounts_user", "accounts_user_groups", "accounts_user_user_permissions"} <= tables
+    assert not {"users_user", "users_user_groups", "users_user_user_permissions"} & tables
+    remove_app(project, "users")
+    assert snapshot(project) == relabelled(expected, "users", "accounts")
+    assert_clean(project)
+    assert login(project, "dave", "dave-pass-5") == str(expected["users"][-1][0])
+
+    # The way back: accounts.User -> auth.User (auth's migrations are applied already).
+    project.set_setting("AUTH_USER_MODEL", '"auth.User"')
+    back = project.manage("swap_user_model", "--from", "accounts.User", "--noinput")
+    assert back.code == 0, str(back)
+    assert "Done; verified." in back.out
+    tables = project.db.tables()
+    assert {"auth_user", "auth_user_groups", "auth_user_user_permissions"} <= tables
+    assert not {"accounts_user", "accounts_user_groups", "accounts_user_user_permissions"} & tables
+    remove_app(project, "accounts")
+    assert snapshot(project) == relabelled(expected, "users", "auth")
+    assert_clean(project)
+    assert login(project, "alice", "alice-pass-1") == str(expected["users"][0][0])
+    assert_same_schema_as_fresh_migrate(project, tmp_path)
