@@ -459,9 +459,9 @@ def test_read_only_migrations_folder(project: Project) -> None:
     _unchanged(p, snapshot)
 
 
-def test_reset_db(project: Project) -> None:
-    """--reset-db (DEBUG is True in the test project): drop, recreate, migrate; users go."""
-    p = project
+def test_reset_db(db_project: Project) -> None:
+    """--reset-db (DEBUG is True in the test project): save the rows, drop, recreate, migrate."""
+    p = db_project
     p.migrate()
     p.ok("shell", "-c", SEED)
     p.remove("accounts/migrations/0001_initial.py")

@@ -612,7 +612,7 @@ def _add_reset_db_steps(plan: Plan, ins: Inspection) -> None:
             "command",
             f"Drop and recreate database {str(name)!r} with django-extensions' reset_db "
             "(every table and row in it is lost)",
-            lambda rt: _child(ins, ["reset_db", "--noinput", "--database", ins.database]),
+            lambda rt: drop_and_recreate(ins),
             atomic=False,
         )
     )
@@ -628,6 +628,15 @@ def _add_reset_db_steps(plan: Plan, ins: Inspection) -> None:
 
 
 # --- step actions ----------------------------------------------------------------------------
+
+
+def drop_and_recreate(ins: Inspection) -> None:
+    """reset_db in a child process. PostgreSQL refuses to drop a database with sessions, ours
+    included (it holds the procedure's advisory lock, which ends with the database anyway)."""
+    from django.db import connections
+
+    connections[ins.database].close()
+    _child(ins, ["reset_db", "--noinput", "--database", ins.database])
 
 
 def delete_migration_files(folder: Path) -> None:
