@@ -59,7 +59,8 @@ from shop.models import Order
 User = get_user_model()
 print(json.dumps({
     "users": [
-        [u.pk, u.username, u.password, u.email, u.is_staff, u.is_superuser, u.is_active,
+        [u.pk, getattr(u, "username", None), u.password, u.email, u.is_staff, u.is_superuser,
+         u.is_active,
          u.date_joined.isoformat()]
         for u in User.objects.order_by("pk")
     ],
@@ -72,7 +73,9 @@ print(json.dumps({
         [u.pk, p.content_type.app_label + "." + p.codename]
         for u in User.objects.all() for p in u.user_permissions.all()
     ),
-    "perms_of_alice": sorted(User.objects.get(username="alice").get_all_permissions()),
+    "perms_of_alice": sorted(
+        User.objects.get(email="alice@example.com").get_all_permissions()
+    ),
     "log": [
         [e.pk, e.user_id, e.content_type.model, e.object_id, e.action_flag]
         for e in LogEntry.objects.order_by("pk")

@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from authtools.db.schema import Rename, rename_sql, sequence_reset_sql
+from authtools.procedures.swap.migrations import GeneratedMigrations
 from authtools.procedures.swap.spec import StepSpec, SwapSpec
 
 
@@ -169,3 +170,55 @@ def schema_renames(
     from authtools.db.schema import django_renames
 
     return django_renames(connection, old_table, new_table, columns, table_map)
+
+
+def add_migration_steps(spec: SwapSpec, generated: GeneratedMigrations) -> None:
+    """Case 2: write the generated migrations first; apply the change migration last."""
+    import os
+
+    root = os.path.dirname(next(p for p in generated.write if not p.endswith("__init__.py")))
+    spec.files = dict(generated.write)
+    spec.replaced_files = dict(generated.replace)
+    spec.dropped_columns = list(generated.dropped_columns)
+    for step in spec.steps:
+        if step.id == "record-migrations":
+            step.details = [f"it mirrors {spec.old_table!r}: the renamed table is what it builds"]
+    details = [f"write {os.path.relpath(p, root)}" for p in generated.write]
+    details += [
+        f"replace {os.path.relpath(p, root)} (kept in the backup)" for p in generated.replace
+    ]
+    details.insert(0, f"in {root}")
+    spec.steps.insert(
+        0,
+        StepSpec(
+            "write-migrations",
+            "files",
+            "Write the migrations of "
+            + repr(spec.new_label.split(".")[0])
+            + " in two steps: a mirror of "
+            + repr(spec.old_table)
+            + (", then the change" if generated.change else ""),
+            details=[d for d in details if not d.endswith("__init__.py")],
+            data={"write": dict(generated.write), "replace": dict(generated.replace)},
+        ),
+    )
+    if generated.change is None:
+        return
+    spec.change_migration = list(generated.change)
+    app, name = generated.change
+    details = [f"- {op}" for op in generated.change_operations]
+    if generated.dropped_columns:
+        details.append(
+            f"drops column(s) {', '.join(generated.dropped_columns)} (--drop-columns; their "
+            "values are in the backup)"
+        )
+    spec.steps.append(
+        StepSpec(
+            "apply-migration",
+            "migrate",
+            f"Apply migration {app}.{name}",
+            details=details,
+            sql=list(generated.change_sql),
+            data={"migration": [app, name], "mirror": list(generated.mirror or [])},
+        )
+    )

@@ -3,10 +3,12 @@ return the swap as a ``SwapSpec``."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from typing import Any
 
 from authtools.db.schema import Rename, integer_width, same_key_type
-from authtools.procedures.swap.plan import add_steps
+from authtools.procedures.swap.migrations import GeneratedMigrations, final_loader, generate
+from authtools.procedures.swap.plan import add_migration_steps, add_steps
 from authtools.procedures.swap.spec import SwapRefused, SwapSpec
 
 
@@ -35,7 +37,7 @@ def resolve_models(old_label: str) -> tuple[Any, Any]:
     return old, new
 
 
-def _field_signature(field: Any, connection: Any) -> tuple[Any, ...]:
+def field_signature(field: Any, connection: Any) -> tuple[Any, ...]:
     return (
         field.column,
         field.db_type(connection),
@@ -48,7 +50,7 @@ def _field_signature(field: Any, connection: Any) -> tuple[Any, ...]:
 
 def _table_signature(model: Any, connection: Any) -> dict[str, tuple[Any, ...]]:
     return {
-        f.column: _field_signature(f, connection) for f in model._meta.local_fields if f.concrete
+        f.column: field_signature(f, connection) for f in model._meta.local_fields if f.concrete
     }
 
 
@@ -116,28 +118,46 @@ def _new_app_migrations(loader: Any, app_label: str) -> list[tuple[str, str]]:
     return ordered
 
 
-def check_migrations(connection: Any, old: Any, new: Any) -> tuple[list[tuple[str, str]], Any]:
-    """The new app's migrations to record as applied, and the new model's state after them.
+@dataclass
+class MigrationsCheck:
+    """The new app's migrations: those recorded as applied, the new model's state after them,
+    and the migrations to generate first (None when the app's own migrations mirror the old
+    table already)."""
 
-    Refuses when they are missing, already applied, touch other models, do not build exactly
-    the old table, when other migrations are unapplied, or when models have changes that are
+    record: list[tuple[str, str]]
+    state_model: Any
+    generated: GeneratedMigrations | None = None
+    applied: list[tuple[str, str]] = field(default_factory=list)
+
+
+def _only_creates(loader: Any, nodes: list[tuple[str, str]], new: Any) -> str | None:
+    """The first operation of NODES that does more than create NEW, described; else None."""
+    from django.db.migrations.operations import CreateModel
+
+    for node in nodes:
+        for operation in loader.graph.nodes[node].operations:
+            if not (
+                isinstance(operation, CreateModel) and operation.name_lower == new._meta.model_name
+            ):
+                return f"{node[0]}.{node[1]} ({operation.describe()})"
+    return None
+
+
+def check_migrations(
+    connection: Any, old: Any, new: Any, *, drop_columns: bool = False
+) -> MigrationsCheck:
+    """The new app's migrations to record as applied (generated in two steps when the app has
+    none, or when its migrations only create a model whose fields differ from the old table).
+
+    Refuses when they are already applied, touch other models, would drop columns without
+    --drop-columns, when other migrations are unapplied, or when models have changes that are
     not in a migration.
     """
-    from django.apps import apps
-    from django.db.migrations.autodetector import MigrationAutodetector
     from django.db.migrations.loader import MigrationLoader
-    from django.db.migrations.operations import CreateModel
-    from django.db.migrations.questioner import NonInteractiveMigrationQuestioner
-    from django.db.migrations.state import ProjectState
 
     app = new._meta.app_label
     loader = MigrationLoader(connection, ignore_no_migrations=True)
-    if app not in loader.migrated_apps:
-        raise SwapRefused(
-            f"the app {app!r} of {_label(new)} has no migrations: run "
-            f"`python manage.py makemigrations {app}`, then run the swap again"
-        )
-    ours = _new_app_migrations(loader, app)
+    ours = _new_app_migrations(loader, app) if app in loader.migrated_apps else []
     applied = [n for n in ours if n in loader.applied_migrations]
     # The way back to auth.User: auth's migrations ran while auth.User was swapped out, so they
     # are applied but never built its table (the caller checked that the table is absent).
@@ -156,29 +176,85 @@ def check_migrations(connection: Any, old: Any, new: Any) -> tuple[list[tuple[st
             f"migrations of other apps are not applied ({listed}): apply them on the old user "
             f"model first (AUTH_USER_MODEL = {_label(old)!r}, then migrate), then run the swap"
         )
-    for node in [n for n in ours if n not in applied]:
-        migration = loader.graph.nodes[node]
-        for operation in migration.operations:
-            if not (
-                isinstance(operation, CreateModel) and operation.name_lower == new._meta.model_name
-            ):
-                raise SwapRefused(
-                    f"migration {app}.{node[1]} does more than create {_label(new)} "
-                    f"({operation.describe()}): the swap records it as applied without running "
-                    f"it; move that change to a later migration of {app!r}"
-                )
-    state = loader.project_state(ours[-1], at_end=True)
-    state_model = state.apps.get_model(app, new._meta.model_name)
-    refusal = pk_refusal(old._meta.db_table, old, new, connection, state_model)
+    pending = [n for n in ours if n not in applied]
+    extra = _only_creates(loader, pending, new)
+    if extra:
+        raise SwapRefused(
+            f"migration {extra} does more than create {_label(new)}: the swap records it as "
+            f"applied without running it; move that change to a later migration of {app!r}"
+        )
+    if ours:
+        state_model = loader.project_state(ours[-1], at_end=True).apps.get_model(
+            app, new._meta.model_name
+        )
+        refusal = pk_refusal(old._meta.db_table, old, new, connection, state_model)
+        if refusal:
+            raise SwapRefused(refusal)
+        if already_built_elsewhere or not mirror_differences(old, state_model, connection):
+            _refuse_pending_changes(loader)
+            return MigrationsCheck(pending, state_model, None, applied)
+    # Two steps: a mirror of the old table (recorded), then the change (applied for real).
+    refusal = pk_refusal(old._meta.db_table, old, new, connection, new)
     if refusal:
         raise SwapRefused(refusal)
-    differences = mirror_differences(old, state_model, connection)
-    if differences:
+    lost = sorted(
+        {f.name for f in old._meta.local_many_to_many}
+        - {f.name for f in new._meta.local_many_to_many}
+    )
+    if lost:
         raise SwapRefused(
-            f"the migrations of {app!r} do not build exactly {old._meta.db_table!r} "
-            f"({'; '.join(differences)}): make {_label(new)} a copy of {_label(old)}'s fields "
-            "for the swap and change it in a later migration"
+            f"{_label(new)} has no many-to-many field {', '.join(map(repr, lost))}: the swap "
+            "would drop its table; keep the field for the swap and remove it later"
         )
+    files = [str(loader.graph.nodes[n].__module__) for n in pending]
+    generated = generate(connection, old, new, [_module_file(m) for m in files])
+    if generated.dropped_columns and not drop_columns:
+        raise SwapRefused(
+            f"{_label(new)} has no field for the column(s) "
+            f"{', '.join(map(repr, generated.dropped_columns))} of {old._meta.db_table!r}: run "
+            "again with --drop-columns to drop them (their values are kept in the backup)"
+        )
+    _refuse_duplicates(connection, old, new)
+    final = final_loader(connection, app, generated)
+    _refuse_pending_changes(final)
+    state_model = final.project_state().apps.get_model(app, new._meta.model_name)
+    return MigrationsCheck([generated.mirror] if generated.mirror else [], state_model, generated)
+
+
+def _module_file(module: str) -> str:
+    import importlib
+
+    return str(importlib.import_module(module).__file__)
+
+
+def _refuse_duplicates(connection: Any, old: Any, new: Any) -> None:
+    """A column that becomes unique must not hold the same value twice already."""
+    q = connection.ops.quote_name
+    old_fields = {f.column: f for f in old._meta.local_fields}
+    for f in new._meta.local_fields:
+        before = old_fields.get(f.column)
+        if not f.unique or f.primary_key or before is None or before.unique:
+            continue
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"SELECT {q(f.column)}, COUNT(*) FROM {q(old._meta.db_table)} "
+                f"GROUP BY {q(f.column)} HAVING COUNT(*) > 1"
+            )
+            rows = cursor.fetchall()
+        if rows:
+            raise SwapRefused(
+                f"{_label(new)}.{f.name} is unique but {old._meta.db_table}.{f.column} holds "
+                f"{len(rows)} repeated value(s) (e.g. {rows[0][0]!r}, {rows[0][1]} times): make "
+                "them unique first"
+            )
+
+
+def _refuse_pending_changes(loader: Any) -> None:
+    from django.apps import apps
+    from django.db.migrations.autodetector import MigrationAutodetector
+    from django.db.migrations.questioner import NonInteractiveMigrationQuestioner
+    from django.db.migrations.state import ProjectState
+
     autodetector = MigrationAutodetector(
         loader.project_state(),
         ProjectState.from_apps(apps),
@@ -190,7 +266,6 @@ def check_migrations(connection: Any, old: Any, new: Any) -> tuple[list[tuple[st
             f"models have changes that are not in migrations (apps {', '.join(sorted(changes))}):"
             " run makemigrations for them first"
         )
-    return [n for n in ours if n not in applied], state_model
 
 
 def _old_m2m_table(old: Any, field_name: str, connection: Any) -> str:
@@ -211,7 +286,7 @@ def _fk_column(fks: list[Any], table: str, ref_table: str) -> str | None:
     return columns[0] if len(columns) == 1 else None
 
 
-def preflight(database: str, old_label: str) -> SwapSpec:
+def preflight(database: str, old_label: str, *, drop_columns: bool = False) -> SwapSpec:
     """Read the project and the database; return the swap as data, or raise SwapRefused."""
     from django.apps import apps
     from django.db import connections
@@ -235,7 +310,9 @@ def preflight(database: str, old_label: str) -> SwapSpec:
             f"the table {new_table!r} of {_label(new)} already exists: drop it if it is empty, "
             "or swap by hand"
         )
-    migrations, state_model = check_migrations(connection, old, new)
+    checked = check_migrations(connection, old, new, drop_columns=drop_columns)
+    migrations, state_model = checked.record, checked.state_model
+    old_m2m = {f.name for f in old._meta.local_many_to_many}
     pk_column = new._meta.pk.column
     all_fks = foreign_keys(connection)
 
@@ -244,8 +321,8 @@ def preflight(database: str, old_label: str) -> SwapSpec:
     column_renames: list[Rename] = []
     for m2m in new._meta.local_many_to_many:
         through = m2m.remote_field.through
-        if not through._meta.auto_created:
-            continue
+        if not through._meta.auto_created or m2m.name not in old_m2m:
+            continue  # (a many-to-many field the old model lacks is created by a migration)
         old_through = _old_m2m_table(old, m2m.name, connection)
         if old_through not in tables:
             raise SwapRefused(
@@ -319,6 +396,8 @@ def preflight(database: str, old_label: str) -> SwapSpec:
         migrations=[list(m) for m in migrations],
     )
     add_steps(spec, connection, old, new, table_map, column_renames, all_fks)
+    if checked.generated is not None:
+        add_migration_steps(spec, checked.generated)
     return spec
 
 

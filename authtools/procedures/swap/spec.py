@@ -20,7 +20,7 @@ class StepSpec:
     """One step as data: enough to rebuild it (apply and undo) from the backup."""
 
     id: str
-    kind: str  # renames | sql | contenttypes | migrations | file
+    kind: str  # renames | sql | contenttypes | migrations | files | migrate
     description: str
     details: list[str] = field(default_factory=list)
     renames: list[dict[str, Any]] = field(default_factory=list)
@@ -42,6 +42,12 @@ class SwapSpec:
     renamed_tables: dict[str, str] = field(default_factory=dict)
     referencing: list[list[str]] = field(default_factory=list)  # [table, column] after the swap
     migrations: list[list[str]] = field(default_factory=list)  # [app, name] recorded as applied
+    # Case 2 (the field sets differ): generated migration files (path -> source), the files they
+    # replace (path -> old source), the migration applied for real, the columns it drops.
+    files: dict[str, str] = field(default_factory=dict)
+    replaced_files: dict[str, str] = field(default_factory=dict)
+    change_migration: list[str] = field(default_factory=list)
+    dropped_columns: list[str] = field(default_factory=list)
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)

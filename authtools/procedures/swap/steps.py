@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 from authtools.db.schema import Rename, exists, rename_sql
-from authtools.procedures.plan import Plan, Runtime, Step
+from authtools.procedures.plan import Plan, Runtime, Step, StepKind
 from authtools.procedures.swap.spec import PROCEDURE, SPEC, StepSpec, SwapSpec
 from authtools.procedures.swap.verify import verify
 
@@ -26,6 +27,9 @@ def _run_renames(connection: Any, renames: list[Rename]) -> None:
             rename.table if rename.kind != "table" else rename.old,
         ):
             _execute(connection, rename_sql(connection, rename))
+
+
+_KINDS: dict[str, StepKind] = {"contenttypes": "rows", "migrations": "rows", "files": "file"}
 
 
 def _step(spec: SwapSpec, s: StepSpec) -> Step:
@@ -49,6 +53,10 @@ def _step(spec: SwapSpec, s: StepSpec) -> Step:
             runtime.state["contenttypes"] = counts
         elif s.kind == "migrations":
             record_migrations(spec.database, s.data["migrations"], applied=True)
+        elif s.kind == "files":
+            write_files(s.data["write"], s.data["replace"])
+        elif s.kind == "migrate":
+            migrate_to(spec.database, s.data["migration"])
         return None
 
     def undo(runtime: Runtime) -> Any:
@@ -58,18 +66,70 @@ def _step(spec: SwapSpec, s: StepSpec) -> Step:
             undo_contenttypes(spec.database, s.data)
         elif s.kind == "migrations":
             record_migrations(spec.database, s.data["migrations"], applied=False)
+        elif s.kind == "files":
+            restore_files(s.data["write"], s.data["replace"])
+        elif s.kind == "migrate":
+            migrate_to(spec.database, s.data["mirror"])
         return None
 
-    has_undo = s.kind != "contenttypes" or bool(s.data.get("relabel"))
+    has_undo = {
+        "contenttypes": bool(s.data.get("relabel")),
+        "migrate": not spec.dropped_columns,  # a dropped column comes back from the backup only
+    }.get(s.kind, True)
     return Step(
         id=s.id,
-        kind="rows" if s.kind in ("contenttypes", "migrations") else "sql",
+        kind=_KINDS.get(s.kind, "sql"),
+        atomic=s.kind != "files",
         description=s.description,
         apply=apply,
         details=list(s.details),
         sql=list(s.sql),
         undo=undo if has_undo else None,
     )
+
+
+def write_files(write: dict[str, str], replace: dict[str, str]) -> None:
+    """Write the generated migrations; remove the files they replace (kept in the backup)."""
+    from authtools.procedures.swap.migrations import forget_modules
+
+    for path in replace:
+        if path not in write:
+            Path(path).unlink(missing_ok=True)
+    for path, source in write.items():
+        Path(path).parent.mkdir(parents=True, exist_ok=True)
+        Path(path).write_text(source)
+    forget_modules(_package_of(write))
+
+
+def restore_files(write: dict[str, str], replace: dict[str, str]) -> None:
+    from authtools.procedures.swap.migrations import forget_modules
+
+    for path in write:
+        if path not in replace and not path.endswith("__init__.py"):
+            Path(path).unlink(missing_ok=True)
+    for path, source in replace.items():
+        Path(path).write_text(source)
+    forget_modules(_package_of(write))
+
+
+def _package_of(files: dict[str, str]) -> str:
+    """The dotted migrations package of the app these files belong to."""
+    from django.apps import apps
+
+    folder = Path(next(iter(files))).parent.resolve()
+    for config in apps.get_app_configs():
+        if folder.parent == Path(config.path).resolve():
+            return f"{config.name}.{folder.name}"
+    return folder.name
+
+
+def migrate_to(database: str, target: list[str]) -> None:
+    """Apply (or unapply back to) TARGET with Django's executor, in this process."""
+    from django.db import connections
+    from django.db.migrations.executor import MigrationExecutor
+
+    executor = MigrationExecutor(connections[database])
+    executor.migrate([(target[0], target[1])])
 
 
 def _table_before(spec: SwapSpec, rename: Rename) -> str:
@@ -124,14 +184,34 @@ def backup_metadata(spec: SwapSpec, runtime: Runtime) -> None:
     apps_involved = {spec.old_label.split(".")[0], spec.new_label.split(".")[0]}
     recorder = MigrationRecorder.Migration.objects.using(spec.database)
     migrations = list(recorder.filter(app__in=apps_involved).values("id", "app", "name", "applied"))
+    if spec.dropped_columns:
+        runtime.backup_dir.write_json("dropped-columns", dropped_values(spec))
     runtime.backup_dir.write_json(
         "metadata",
         {"content_types": rows, "permissions": permissions, "django_migrations": migrations},
     )
 
 
+def dropped_values(spec: SwapSpec) -> dict[str, Any]:
+    """The values of the columns the swap drops, by primary key, read before anything runs."""
+    from django.db import connections
+
+    connection = connections[spec.database]
+    q = connection.ops.quote_name
+    table = spec.old_table if exists(connection, "table", spec.old_table, "") else spec.new_table
+    columns = ", ".join(q(c) for c in [spec.pk_column, *spec.dropped_columns])
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT {columns} FROM {q(table)} ORDER BY {q(spec.pk_column)}")
+        rows = [[str(v) if v is not None else None for v in row] for row in cursor.fetchall()]
+    return {
+        "table": spec.old_table,
+        "columns": [spec.pk_column, *spec.dropped_columns],
+        "rows": rows,
+    }
+
+
 def build_plan(spec: SwapSpec) -> Plan:
-    plan = Plan(PROCEDURE, spec.database, notes=list(spec.notes))
+    plan = Plan(PROCEDURE, spec.database, notes=list(spec.notes), way_back="--rollback {backup}")
     for s in spec.steps:
         plan.add(_step(spec, s))
     plan.backup = lambda runtime: backup_metadata(spec, runtime)

@@ -1,0 +1,204 @@
+"""The new app's migrations for a swap, generated in two steps when the field sets differ.
+
+The first migration mirrors the old table exactly (the old model's fields under the new model's
+name): it is recorded as applied, because the renamed table is what it builds. The second one
+changes it into the new model (columns added with their defaults, columns dropped, constraints
+changed); it is applied for real. An empty database builds the same schema from the pair.
+
+Both are computed in this process, against an in-memory graph: the running Django already has
+AUTH_USER_MODEL pointing at the new model, so no child process with a temporary setting is
+needed, and nothing is written until the plan runs (the files are a step of the plan).
+"""
+
+from __future__ import annotations
+
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from authtools.procedures.swap.spec import SwapRefused
+
+
+@dataclass
+class GeneratedMigrations:
+    """Files to write (path -> source), files they replace (path -> old source), the
+    migration recorded as applied, the one applied for real and its SQL, dropped columns."""
+
+    write: dict[str, str] = field(default_factory=dict)
+    replace: dict[str, str] = field(default_factory=dict)
+    mirror: tuple[str, str] | None = None
+    change: tuple[str, str] | None = None
+    change_operations: list[str] = field(default_factory=list)
+    change_sql: list[str] = field(default_factory=list)
+    dropped_columns: list[str] = field(default_factory=list)
+    migrations: list[Any] = field(default_factory=list)  # the Migration objects, in order
+
+
+def _questioner() -> Any:
+    """A non-interactive questioner that refuses instead of exiting or guessing."""
+    from django.db.migrations.questioner import NonInteractiveMigrationQuestioner
+
+    class Questioner(NonInteractiveMigrationQuestioner):
+        def ask_not_null_addition(self, field_name: str, model_name: str) -> Any:
+            raise SwapRefused(
+                f"the new field {model_name}.{field_name} is NOT NULL without a default: give "
+                "it a default (existing users get it) or null=True"
+            )
+
+        def ask_not_null_alteration(self, field_name: str, model_name: str) -> Any:
+            raise SwapRefused(
+                f"{model_name}.{field_name} becomes NOT NULL without a default: give it one"
+            )
+
+        def ask_auto_now_add_addition(self, field_name: str, model_name: str) -> Any:
+            raise SwapRefused(
+                f"the new field {model_name}.{field_name} has auto_now_add: add it with "
+                "null=True for the swap and change it in a later migration"
+            )
+
+        def ask_unique_callable_default_addition(self, field_name: str, model_name: str) -> Any:
+            raise SwapRefused(
+                f"the new unique field {model_name}.{field_name} has a callable default: every "
+                "existing user would get the same value; add it in a later migration"
+            )
+
+    return Questioner(dry_run=True)
+
+
+def mirror_state(old: Any, new: Any, connection: Any) -> Any:
+    """The new model as a copy of the old table: the old columns (written as the new model's
+    field where that builds the same column, so the change migration holds only what changes
+    in the database), the new model's name, app, options and managers."""
+    from django.db.migrations.state import ModelState
+
+    from authtools.procedures.swap.preflight import field_signature
+
+    old_state, new_state = ModelState.from_model(old), ModelState.from_model(new)
+    fields = []
+    for name, old_field in old_state.fields.items():
+        new_field = new_state.fields.get(name)
+        live_old = old._meta.get_field(name)
+        same = False
+        if new_field is not None and not live_old.many_to_many:
+            live_new = new._meta.get_field(name)
+            same = field_signature(live_old, connection) == field_signature(live_new, connection)
+        elif new_field is not None:
+            same = old_field.deconstruct()[1:] == new_field.deconstruct()[1:]
+        fields.append((name, new_field if same and new_field is not None else old_field))
+    return ModelState(
+        app_label=new._meta.app_label,
+        name=new_state.name,
+        fields=fields,
+        options=dict(new_state.options),
+        bases=new_state.bases,
+        managers=list(new_state.managers),
+    )
+
+
+def _loader_with(connection: Any, app: str, migrations: list[Any]) -> Any:
+    """A MigrationLoader that sees MIGRATIONS instead of APP's migrations on disk."""
+    from django.db.migrations.loader import MigrationLoader
+
+    class Loader(MigrationLoader):
+        def load_disk(self) -> None:
+            super().load_disk()
+            self.disk_migrations = {k: v for k, v in self.disk_migrations.items() if k[0] != app}
+            for migration in migrations:
+                self.disk_migrations[(app, migration.name)] = migration
+            self.migrated_apps.add(app)
+            self.unmigrated_apps.discard(app)
+
+    return Loader(connection, ignore_no_migrations=True)
+
+
+def _mirror_migration(old: Any, new: Any, loader: Any) -> Any:
+    from django.db import migrations
+
+    state = mirror_state(old, new, loader.connection)
+    app = new._meta.app_label
+    related_apps = sorted(
+        {
+            f.remote_field.model._meta.app_label
+            for f in [*old._meta.local_fields, *old._meta.local_many_to_many]
+            if f.remote_field is not None
+        }
+        - {app}
+    )
+    attrs = {
+        "initial": True,
+        "dependencies": [leaf for label in related_apps for leaf in loader.graph.leaf_nodes(label)],
+        "operations": [
+            migrations.CreateModel(
+                name=state.name,
+                fields=list(state.fields.items()),
+                options=state.options,
+                bases=state.bases,
+                managers=state.managers,
+            )
+        ],
+    }
+    return type("Migration", (migrations.Migration,), attrs)("0001_initial", app)
+
+
+def _change_sql(connection: Any, loader: Any, app: str, migration: Any) -> list[str]:
+    """The SQL of the change migration as planned (it runs against the renamed table)."""
+    state = loader.project_state((app, migration.name), at_end=False)
+    try:
+        with connection.schema_editor(collect_sql=True, atomic=migration.atomic) as editor:
+            migration.apply(state, editor, collect_sql=True)
+    except Exception as exc:  # introspection of a table that does not exist yet, etc.
+        return [f"-- computed when it runs ({type(exc).__name__}: {exc})"]
+    return [s.rstrip(";") for s in editor.collected_sql if not s.startswith("--")]
+
+
+def final_loader(connection: Any, app: str, generated: GeneratedMigrations) -> Any:
+    """A loader that sees the generated migrations as if they were on disk."""
+    return _loader_with(connection, app, generated.migrations)
+
+
+def generate(connection: Any, old: Any, new: Any, replace: list[str]) -> GeneratedMigrations:
+    """The two-step migrations of NEW's app (REPLACE: module files of that app they replace)."""
+    from django.apps import apps
+    from django.db.migrations.autodetector import MigrationAutodetector
+    from django.db.migrations.state import ProjectState
+    from django.db.migrations.writer import MigrationWriter
+
+    app = new._meta.app_label
+    base = _loader_with(connection, app, [])
+    mirror = _mirror_migration(old, new, base)
+    loader = _loader_with(connection, app, [mirror])
+    autodetector = MigrationAutodetector(
+        loader.project_state(), ProjectState.from_apps(apps), _questioner()
+    )
+    changes = autodetector.changes(graph=loader.graph, trim_to_apps={app}, convert_apps={app})
+    result = GeneratedMigrations(mirror=(app, mirror.name), migrations=[mirror])
+    for path in replace:
+        result.replace[path] = Path(path).read_text()
+    writer = MigrationWriter(mirror)
+    directory = Path(writer.path).parent
+    if not (directory / "__init__.py").exists():
+        result.write[str(directory / "__init__.py")] = ""
+    result.write[writer.path] = writer.as_string()
+    ours = changes.get(app, [])
+    for change in ours:
+        result.change = (app, change.name)
+        result.change_operations += [op.describe() for op in change.operations]
+        result.write[MigrationWriter(change).path] = MigrationWriter(change).as_string()
+    result.migrations += ours
+    if ours:
+        loader = _loader_with(connection, app, result.migrations)
+        for change in ours:
+            result.change_sql += _change_sql(connection, loader, app, change)
+    old_columns = {f.column for f in old._meta.local_fields}
+    result.dropped_columns = sorted(old_columns - {f.column for f in new._meta.local_fields})
+    return result
+
+
+def forget_modules(app_module: str) -> None:
+    """Drop cached migration modules of an app so that files just written are read."""
+    import importlib
+
+    for name in [n for n in sys.modules if n.startswith(f"{app_module}.")]:
+        del sys.modules[name]
+    importlib.invalidate_caches()
