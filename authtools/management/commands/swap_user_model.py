@@ -31,9 +31,27 @@ class Command(ProcedureCommand):
             help="The user model the database holds now, e.g. auth.User.",
         )
         parser.add_argument(
+            "--drop-columns",
+            action="store_true",
+            help="Drop the old table's columns the new model has no field for (their values are "
+            "saved in the backup first); without it the swap refuses to drop them.",
+        )
+        parser.add_argument(
             "--sql",
             action="store_true",
             help="Print only the SQL statements of the plan (for review) and change nothing.",
+        )
+        parser.add_argument(
+            "--scaffold",
+            metavar="APP",
+            help="Write a new app APP beside manage.py with a user model that copies auth.User's "
+            "fields (and its primary key type), and say what to change in the settings.",
+        )
+        parser.add_argument(
+            "--write-settings",
+            action="store_true",
+            help="With --scaffold: set AUTH_USER_MODEL and add the app to INSTALLED_APPS in the "
+            "settings module (plain literals only) and show the diff.",
         )
         parser.add_argument(
             "--resume",
@@ -54,7 +72,12 @@ class Command(ProcedureCommand):
         database = options["database"]
         if options["resume"] and options["rollback"]:
             raise CommandError("Give --resume or --rollback, not both.")
+        if options["write_settings"] and not options["scaffold"]:
+            raise CommandError("--write-settings goes with --scaffold APP.")
         try:
+            if options["scaffold"]:
+                self.scaffold(options)
+                return
             with swap.locked(database):
                 if options["resume"] or options["rollback"]:
                     self.continue_swap(options)
@@ -63,7 +86,10 @@ class Command(ProcedureCommand):
                     raise CommandError(
                         "Name the model the database holds now with --from, e.g. --from auth.User."
                     )
-                plan = swap.build_plan(swap.preflight(database, options["old_model"]))
+                spec = swap.preflight(
+                    database, options["old_model"], drop_columns=options["drop_columns"]
+                )
+                plan = swap.build_plan(spec)
                 if options["sql"]:
                     for statement in plan.sql():
                         self.stdout.write(statement)
@@ -72,6 +98,37 @@ class Command(ProcedureCommand):
                     self.run_plan(plan, options)
         except (swap.SwapRefused, swap.LockBusy) as exc:
             raise CommandError(f"Refused: {exc}. Nothing was changed.") from exc
+
+    def scaffold(self, options: dict[str, Any]) -> None:
+        from django.conf import settings
+
+        from authtools.diagnosis.boot import booted_state
+        from authtools.diagnosis.context import Context
+        from authtools.procedures.swap.scaffold import plan_scaffold, write_scaffold
+        from authtools.procedures.swap.settings_edit import plan_settings_edit, write_settings
+
+        root = Context.create(booted_state()).project_root
+        app = options["scaffold"]
+        scaffold = plan_scaffold(app, root, options["database"])
+        edit = plan_settings_edit(settings.SETTINGS_MODULE, scaffold.model_label, app)
+        would = "Would write" if options["dry_run"] else "Wrote"
+        written = list(scaffold.files) if options["dry_run"] else write_scaffold(scaffold)
+        for path in written:
+            self.stdout.write(f"{would} {path.relative_to(root)}")
+        if options["write_settings"] and not options["dry_run"]:
+            write_settings(edit)
+        if edit.changed:
+            if options["write_settings"]:
+                verb = "Would change" if options["dry_run"] else "Changed"
+            else:
+                verb = "Change (or run again with --write-settings)"
+            self.stdout.write(f"{verb} {edit.path.relative_to(root)}:")
+            for line in edit.diff():
+                self.stdout.write(f"  {line}")
+        self.stdout.write(
+            "Next: python manage.py swap_user_model --from auth.User "
+            "(it writes the migration of " + repr(app) + ")"
+        )
 
     def continue_swap(self, options: dict[str, Any]) -> None:
         value = options["resume"] or options["rollback"]
@@ -96,7 +153,10 @@ class Command(ProcedureCommand):
         return self.stdout.write
 
     def build_plan(self, **options: Any) -> Plan:  # pragma: no cover - handle() builds it
-        return swap.build_plan(swap.preflight(options["database"], options["old_model"]))
+        spec = swap.preflight(
+            options["database"], options["old_model"], drop_columns=options["drop_columns"]
+        )
+        return swap.build_plan(spec)
 
     def render_result(self, result: RunResult) -> None:
         counts = result.state.get("contenttypes")
