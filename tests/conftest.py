@@ -18,6 +18,7 @@ import shutil
 import sqlite3
 import subprocess
 import sys
+import textwrap
 import uuid
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
@@ -184,6 +185,11 @@ class Project:
 
     def migrate(self) -> None:
         self.ok("migrate", "--no-input", "-v", "0")
+
+    def shell(self, code: str) -> str:
+        """Run Python CODE (dedented) in ``manage.py shell -v 0``; fail the test unless it exits
+        0; return its output (-v 0: Django 5.2+ would list its auto-imports)."""
+        return self.ok("shell", "-v", "0", "-c", textwrap.dedent(code)).out
 
     # --- files -------------------------------------------------------------------------------
     def write(self, rel: str, text: str) -> Path:

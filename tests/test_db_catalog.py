@@ -11,7 +11,6 @@ import pytest
 from authtools.db.catalog import same_type, sqlite_affinity
 
 from .conftest import Project
-from .test_diagnose_database import shell
 
 READ_CATALOG = """
 import json
@@ -43,7 +42,7 @@ BIGINT = {"sqlite": "INTEGER", "postgresql": "bigint", "mysql": "bigint(20)"}
 
 
 def read_catalog(project: Project) -> dict[str, Any]:
-    return json.loads(shell(project, READ_CATALOG))
+    return json.loads(project.shell(READ_CATALOG))
 
 
 def user_fk(vendor: str, table: str) -> dict[str, Any]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from .conftest import Project
-from .test_diagnose_database import migrate_as_auth_user, shell, switch_to_accounts_user
+from .helpers import diagnose_db, migrate_as_auth_user, switch_to_accounts_user
 
 # Before the swap: an editors group may change and view auth users; the admin logged two
 # changes of auth users; a removed model (shop.Coupon) left its content type and a permission
@@ -47,9 +47,7 @@ CT_HINT_SWAPPED = (
 
 
 def contenttype_findings(project: Project) -> tuple[int, list[dict[str, Any]]]:
-    result = project.manage("diagnose_user_model", "--format", "json", "--fail-level", "warning")
-    assert result.code in (0, 1) and "Traceback" not in result.err, str(result)
-    return result.code, [f for f in result.json()["findings"] if f["cause"] == "contenttypes"]
+    return diagnose_db(project, ["contenttypes"], "--fail-level", "warning")
 
 
 def ct_id(project: Project, app_label: str, model: str) -> int:
@@ -64,7 +62,7 @@ def test_stale_and_swapped_content_types_after_a_swap(db_project: Project) -> No
     migrate_as_auth_user(db_project, then=BEFORE_SWAP)
     switch_to_accounts_user(db_project)
     db_project.migrate()  # consistent again: post_migrate creates accounts | user
-    shell(db_project, AFTER_SWAP)
+    db_project.shell(AFTER_SWAP)
 
     auth_user = ct_id(db_project, "auth", "user")
     assert db_project.db.query(

@@ -2,82 +2,17 @@
 
 from __future__ import annotations
 
-import textwrap
 from typing import Any
 
 from .conftest import Project
+from .helpers import diagnose_db, drop_user_table, migrate_as_auth_user_then_switch
 
 DB_CAUSES = ("database", "contenttypes", "related-objects")
 
 
 def diagnose(project: Project, *args: str) -> tuple[int, list[dict[str, Any]]]:
     """Exit code and the findings of the database probes, from the JSON report."""
-    result = project.manage("diagnose_user_model", "--format", "json", *args)
-    assert result.code in (0, 1) and "Traceback" not in result.err, str(result)
-    return result.code, [f for f in result.json()["findings"] if f["cause"] in DB_CAUSES]
-
-
-def shell(project: Project, code: str) -> str:
-    """Run Python in ``manage.py shell`` of the project; return its output."""
-    return project.ok("shell", "-v", "0", "-c", textwrap.dedent(code)).out
-
-
-def migrate_as_auth_user_then_switch(project: Project) -> None:
-    """The state of a project that went live with auth.User and then set AUTH_USER_MODEL to
-    accounts.User: every table was created against auth_user (before the accounts app was
-    added), and the new user tables were created by hand (``migrate`` refuses:
-    InconsistentMigrationHistory) and recorded as applied, as people do following folk recipes."""
-    migrate_as_auth_user(project)
-    switch_to_accounts_user(project)
-
-
-def migrate_as_auth_user(project: Project, then: str = "") -> None:
-    """Migrate the project as it was before the accounts app (AUTH_USER_MODEL = 'auth.User'),
-    then run THEN in its shell (to create rows), then put the accounts app back."""
-    settings = project.read("testproject/settings.py")
-    project.write(
-        "testproject/settings.py",
-        settings
-        + "INSTALLED_APPS = [app for app in INSTALLED_APPS if app != 'accounts']\n"
-        + "AUTH_USER_MODEL = 'auth.User'\n",
-    )
-    project.ok("migrate", "--no-input", "-v", "0")
-    if then:
-        shell(project, then)
-    project.write("testproject/settings.py", settings)
-
-
-def switch_to_accounts_user(project: Project) -> None:
-    """Create the accounts.User tables by hand and record accounts.0001 as applied."""
-    shell(
-        project,
-        """
-        from django.contrib.auth import get_user_model
-        from django.db import connection
-        from django.db.migrations.recorder import MigrationRecorder
-
-        with connection.schema_editor() as editor:
-            editor.create_model(get_user_model())
-        MigrationRecorder(connection).record_applied("accounts", "0001_initial")
-        """,
-    )
-
-
-def drop_user_table(project: Project) -> None:
-    """Drop accounts_user (and its M2M tables) through the schema editor, as a bad script would."""
-    shell(
-        project,
-        """
-        from django.contrib.auth import get_user_model
-        from django.db import connection
-
-        with connection.cursor() as cursor:
-            if connection.vendor == "mysql":
-                cursor.execute("SET FOREIGN_KEY_CHECKS = 0")
-            with connection.schema_editor() as editor:
-                editor.delete_model(get_user_model())
-        """,
-    )
+    return diagnose_db(project, DB_CAUSES, *args)
 
 
 def test_user_table_missing(db_project: Project) -> None:
@@ -190,8 +125,7 @@ def widen_order_user_id(project: Project) -> None:
         project.db.query(f"ALTER TABLE shop_order DROP FOREIGN KEY `{name}`")
         project.db.query("ALTER TABLE shop_order MODIFY user_id bigint NOT NULL")
     else:
-        shell(
-            project,
+        project.shell(
             """
             from django.db import connection, models
             from shop.models import Order
@@ -202,7 +136,7 @@ def widen_order_user_id(project: Project) -> None:
             new.model = Order
             with connection.schema_editor() as editor:
                 editor.alter_field(Order, old, new)
-            """,
+            """
         )
 
 

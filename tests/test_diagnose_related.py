@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from .conftest import Project
-from .test_diagnose_database import shell
+from .helpers import diagnose_db
 
 # 40 users; profiles for 28 of them, created the way sign-up code does.
 USERS_AND_SOME_PROFILES = """
@@ -24,22 +24,19 @@ HINT = (
 
 
 def related_findings(project: Project) -> tuple[int, list[dict[str, object]]]:
-    result = project.manage("diagnose_user_model", "--format", "json", "--fail-level", "warning")
-    assert result.code in (0, 1) and "Traceback" not in result.err, str(result)
-    return result.code, [f for f in result.json()["findings"] if f["cause"] == "related-objects"]
+    return diagnose_db(project, ["related-objects"], "--fail-level", "warning")
 
 
 def test_users_without_their_profile(db_project: Project) -> None:
     db_project.migrate()
     assert related_findings(db_project) == (0, [])  # no users: nothing missing
 
-    shell(db_project, USERS_AND_SOME_PROFILES)
+    db_project.shell(USERS_AND_SOME_PROFILES)
     assert db_project.db.query(
         "SELECT COUNT(*) FROM accounts_user u WHERE NOT EXISTS "
         "(SELECT 1 FROM profiles_profile p WHERE p.user_id = u.id)"
     ) == [(12,)]
-    missing = shell(
-        db_project,
+    missing = db_project.shell(
         """
         from django.contrib.auth import get_user_model
         try:
@@ -66,8 +63,7 @@ def test_users_without_their_profile(db_project: Project) -> None:
     ]
 
     # Every user gets a profile: the warning goes.
-    shell(
-        db_project,
+    db_project.shell(
         """
         from django.contrib.auth import get_user_model
         from profiles.models import Profile

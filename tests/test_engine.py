@@ -113,8 +113,7 @@ def test_python_api_returns_the_report(project: Project) -> None:
         "import authtools; report = authtools.diagnose(use_db=False); "
         "print(type(report).__name__, report.auth_user_model, report.findings, report.exit_code())"
     )
-    result = project.ok("shell", "-v", "0", "-c", code)
-    assert result.out == "Report accounts.User [] 0\n"
+    assert project.shell(code) == "Report accounts.User [] 0\n"
 
 
 def test_every_id_is_documented_in_the_readme() -> None:
