@@ -310,6 +310,8 @@ def test_switched_from_auth_user(db_project: Project) -> None:
     assert [r for r in rows(p) if r[1] != "accounts"] == before_rows
     assert [r[2] for r in rows(p) if r[1] == "accounts"] == ["0001_initial"]
     assert_end_state(p)
+    again = p.manage("reset_user_migrations", "--noinput")
+    assert (again.code, again.out, again.err) == (0, "Nothing to do.\n", "")
 
 
 def test_deleted_migrations_are_recorded_not_reapplied(db_project: Project) -> None:
@@ -369,6 +371,45 @@ def test_deleted_migrations_are_recorded_not_reapplied(db_project: Project) -> N
     ] + [(after[-1][0], "shop", "0002_order_note")]
     assert data(p) == before_data
     assert_end_state(p)
+
+
+def test_failed_verification_says_what_and_how_to_restore(project: Project) -> None:
+    """A blocked migration of another app that would drop a column is not applied for the
+    user: the plan says so, verification fails on migrate --check and names the way back."""
+    p = project
+    p.migrate()
+    p.ok("shell", "-c", SEED)
+    p.remove("accounts/migrations/0001_initial.py")
+    p.write(
+        "shop/migrations/0002_remove_order_created.py",
+        "from django.db import migrations\n\n\n"
+        "class Migration(migrations.Migration):\n"
+        '    dependencies = [("shop", "0001_initial"), ("accounts", "0001_initial")]\n'
+        '    operations = [migrations.RemoveField("order", "created")]\n',
+    )
+    p.write("shop/models.py", re.sub(r"    created = .*\n", "", p.read("shop/models.py")))
+    before_data = data(p)
+    run = p.manage("reset_user_migrations", "--noinput")
+    backup = backup_of(run.out)
+    assert run.code == 1
+    assert (
+        "  Note: Not applied, as they may drop data: shop.0002_remove_order_created; back up the "
+        "database and run migrate yourself (until then migrate --check fails).\n"
+    ) in run.out
+    assert run.out.splitlines()[-6:] == [
+        "Generated: 0001_initial",
+        "Verify migrate --check: FAILED: unapplied migrations",
+        "Verify makemigrations --check: ok",
+        "Verify check: ok",
+        "Verify diagnose_user_model (migrations): ok",
+        f"Backup: {backup}",
+    ]
+    assert run.err == (
+        "CommandError: Verification failed: migrate --check: unapplied migrations. "
+        f"Undo with --restore {backup}.\n"
+    )
+    assert data(p) == before_data  # the column is still there too
+    assert "created" in {c[1] for c in p.db.query("SELECT * FROM pragma_table_info('shop_order')")}
 
 
 # --- bad input: a clear one-line error, nothing changed ---------------------------------------
