@@ -1,19 +1,95 @@
-"""Helpers shared by the diagnosis tests: running the diagnosis, and the database states the
-database tests build for real (a project that went live on auth.User, then switched)."""
+"""Helpers shared by the diagnosis tests: the report as a test expects it, running the
+diagnosis, and the database states the database tests build for real (a project that went live
+on auth.User, then switched)."""
 
 from __future__ import annotations
 
 from collections.abc import Collection
+from pathlib import Path
 from typing import Any
 
+import django
+
+import authtools
+from authtools.diagnosis.catalog import CATALOG
 from tests.conftest import Project, Result
+
+HEADER = f"(Django {django.get_version()}, authtools {authtools.__version__})"
+
+
+# --- the report as a test expects it ---------------------------------------------------------
+def finding(
+    id: str, message: str, hint: str, file: str | Path | None = None, line: int | None = None
+) -> dict[str, Any]:
+    """A finding as the JSON report writes it (located in FILE at LINE, or nowhere)."""
+    spec = CATALOG[id]
+    return {
+        "id": id,
+        "severity": spec.severity,
+        "cause": spec.cause,
+        "message": message,
+        "hint": hint,
+        "location": None if file is None else {"file": str(file), "line": line},
+        "fix_command": None,
+    }
+
+
+def document(auth_user_model: str | None, findings: list[dict[str, Any]]) -> dict[str, Any]:
+    """The whole JSON report."""
+    return {
+        "authtools_version": authtools.__version__,
+        "django_version": django.get_version(),
+        "auth_user_model": auth_user_model,
+        "findings": findings,
+    }
+
+
+def header(value: str) -> str:
+    """The first line of the text report."""
+    return f"AUTH_USER_MODEL = {value!r} {HEADER}"
 
 
 # --- running the diagnosis -------------------------------------------------------------------
+def diagnose_json(project: Project, *args: str) -> Result:
+    """``manage.py diagnose_user_model --no-db --format json ARGS``."""
+    return project.manage("diagnose_user_model", "--no-db", "--format", "json", *args)
+
+
+def diagnose_m(project: Project, *args: str) -> Result:
+    """``python -m authtools diagnose`` on the project, JSON, no database."""
+    return project.authtools(
+        "diagnose", "--settings", "testproject.settings", "--no-db", "--format", "json", *args
+    )
+
+
+def assert_manage_crashes(project: Project, message: str) -> None:
+    """manage.py cannot even start: Django's own error, as a traceback."""
+    result = project.manage("diagnose_user_model", "--no-db")
+    assert result.code == 1, str(result)
+    assert result.out == ""
+    assert result.err.startswith("Traceback (most recent call last):"), str(result)
+    assert result.err.rstrip().endswith(message), str(result)
+
+
+def assert_no_problems(project: Project, auth_user_model: str) -> None:
+    """``manage.py diagnose_user_model --no-db --fail-level warning`` exits 0 and says so."""
+    result = project.manage("diagnose_user_model", "--no-db", "--fail-level", "warning")
+    assert result.code == 0, str(result)
+    assert result.out == f"{header(auth_user_model)}\n\nNo problems found.\n"
+
+
 def findings_of(result: Result, *causes: str) -> list[dict[str, Any]]:
     """The findings of a JSON report whose cause is one of CAUSES (other probes' findings have
     their own tests)."""
     return [f for f in result.json()["findings"] if f["cause"] in causes]
+
+
+def explained_findings(result: Result, *causes: str) -> list[dict[str, Any]]:
+    """The findings of CAUSES, after checking that no probe left a boot failure unexplained
+    (E007)."""
+    findings = result.json()["findings"]
+    assert "authtools.E007" not in [f["id"] for f in findings], str(result)
+    return [f for f in findings if f["cause"] in causes]
 
 
 def diagnose_db(

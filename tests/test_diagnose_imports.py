@@ -9,35 +9,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from authtools.diagnosis.catalog import CATALOG
 from tests.conftest import Project, Result
-
-
-def finding(id: str, message: str, hint: str, file: str, line: int) -> dict[str, Any]:
-    """A finding as the JSON report writes it."""
-    spec = CATALOG[id]
-    return {
-        "id": id,
-        "severity": spec.severity,
-        "cause": spec.cause,
-        "message": message,
-        "hint": hint,
-        "location": {"file": file, "line": line},
-        "fix_command": None,
-    }
+from tests.helpers import diagnose_json, diagnose_m, explained_findings, finding
 
 
 def imports_findings(result: Result) -> list[dict[str, Any]]:
     """The imports findings of a JSON report (other probes' findings have their own tests)."""
-    findings = result.json()["findings"]
-    assert "authtools.E007" not in [f["id"] for f in findings], str(result)
-    return [f for f in findings if f["cause"] == "imports"]
-
-
-def diagnose_m(project: Project) -> Result:
-    return project.authtools(
-        "diagnose", "--settings", "testproject.settings", "--no-db", "--format", "json"
-    )
+    return explained_findings(result, "imports")
 
 
 def test_cycle_between_two_apps_models(project: Project) -> None:
@@ -258,13 +236,11 @@ def test_user_lookups_at_import_time(project: Project) -> None:
             11,
         ),
     ]
-    result = project.manage("diagnose_user_model", "--no-db", "--format", "json")
+    result = diagnose_json(project)
     assert imports_findings(result) == expected
     assert result.code == 0, str(result)  # warnings only: below the default fail level
 
-    strict = project.manage(
-        "diagnose_user_model", "--no-db", "--format", "json", "--fail-level", "warning"
-    )
+    strict = diagnose_json(project, "--fail-level", "warning")
     assert strict.code == 1, str(strict)
 
     # The same findings are system checks.
@@ -276,7 +252,7 @@ def test_user_lookups_at_import_time(project: Project) -> None:
 
 
 def test_healthy_project_has_no_imports_findings(project: Project) -> None:
-    result = project.manage("diagnose_user_model", "--no-db", "--format", "json")
+    result = diagnose_json(project)
     assert result.code == 0, str(result)
     assert imports_findings(result) == []
     through_m = diagnose_m(project)

@@ -7,18 +7,27 @@ starts, and the static findings also appear in ``manage.py check``.
 
 from __future__ import annotations
 
-from tests.conftest import Project
-from tests.test_diagnose_setting import (
+from typing import Any
+
+from tests.conftest import Project, Result
+from tests.helpers import (
     assert_manage_crashes,
+    assert_no_problems,
+    diagnose_json,
     diagnose_m,
     document,
+    explained_findings,
     finding,
-    header,
-    ours,
 )
 
 MODELS = "accounts/models.py"
 ABSTRACT_USER = "from django.contrib.auth.models import AbstractUser\n\n\n"
+
+
+def ours(result: Result) -> list[dict[str, Any]]:
+    """The setting and model findings of a JSON report, after checking that no probe left a
+    boot failure unexplained (E007)."""
+    return explained_findings(result, "setting", "model")
 
 
 # --- the seed's manager, through manage.py check and the JSON contract -------------------------
@@ -45,14 +54,14 @@ def test_plain_manager_in_check_and_json(project: Project) -> None:
         f"?: (authtools.E109) {e109['message']} ({MODELS}:{line})\n\tHINT: {e109['hint']}\n"
     ) in check.err
 
-    result = project.manage("diagnose_user_model", "--no-db", "--format", "json")
+    result = diagnose_json(project)
     assert result.code == 1, str(result)
     assert ours(result) == [e109]
 
 
 def test_methods_instead_of_properties_whole_json(project: Project) -> None:
     project.use_gallery("method_flags_user")
-    result = project.manage("diagnose_user_model", "--no-db", "--format", "json")
+    result = diagnose_json(project)
     assert result.code == 1, str(result)
     assert result.json() == document(
         "accounts.User",
@@ -169,7 +178,7 @@ def test_proxy_of_auth_user(project: Project) -> None:
 
 def test_proxy_of_a_concrete_model(project: Project) -> None:
     project.use_gallery("proxy_user")
-    result = project.manage("diagnose_user_model", "--no-db", "--format", "json")
+    result = diagnose_json(project)
     assert result.code == 1, str(result)
     assert ours(result) == [
         finding(
@@ -193,7 +202,7 @@ def test_not_a_user_model(project: Project) -> None:
     assert check.err.rstrip().endswith(
         "AttributeError: type object 'User' has no attribute 'REQUIRED_FIELDS'"
     ), str(check)
-    result = project.manage("diagnose_user_model", "--no-db", "--format", "json")
+    result = diagnose_json(project)
     assert result.code == 1, str(result)
     assert ours(result) == [
         finding(
@@ -214,7 +223,7 @@ def test_username_field_names_no_field(project: Project) -> None:
     project.write(
         MODELS, ABSTRACT_USER + "class User(AbstractUser):\n    USERNAME_FIELD = 'emial'\n"
     )
-    result = project.manage("diagnose_user_model", "--no-db", "--format", "json")
+    result = diagnose_json(project)
     assert result.code == 1, str(result)
     assert ours(result) == [
         finding(
@@ -240,7 +249,7 @@ def test_username_field_not_unique(project: Project) -> None:
         "without a condition to Meta.constraints), run makemigrations and migrate; remove "
         "duplicate values first or the migration fails."
     )
-    result = project.manage("diagnose_user_model", "--no-db", "--format", "json")
+    result = diagnose_json(project)
     assert result.code == 1, str(result)
     assert ours(result) == [
         finding(
@@ -255,7 +264,7 @@ def test_username_field_not_unique(project: Project) -> None:
 
     # With a custom backend Django only warns (auth.W004), and so do we.
     project.set_setting("AUTHENTICATION_BACKENDS", "['accounts.backends.EmailBackend']")
-    result = project.manage("diagnose_user_model", "--no-db", "--format", "json")
+    result = diagnose_json(project)
     assert result.code == 0, str(result)
     w111 = finding(
         "authtools.W111",
@@ -280,7 +289,7 @@ def test_username_field_not_unique(project: Project) -> None:
         + "            models.UniqueConstraint(fields=['email'], name='user_email_unique')\n"
         + "        ]\n",
     )
-    result = project.manage("diagnose_user_model", "--no-db", "--format", "json")
+    result = diagnose_json(project)
     assert ours(result) == [], str(result)
 
 
@@ -288,7 +297,7 @@ def test_required_fields(project: Project) -> None:
     project.write(
         MODELS, ABSTRACT_USER + "class User(AbstractUser):\n    REQUIRED_FIELDS = 'email'\n"
     )
-    result = project.manage("diagnose_user_model", "--no-db", "--format", "json")
+    result = diagnose_json(project)
     assert result.code == 1, str(result)
     assert ours(result) == [
         finding(
@@ -305,7 +314,7 @@ def test_required_fields(project: Project) -> None:
         MODELS,
         ABSTRACT_USER + "class User(AbstractUser):\n    REQUIRED_FIELDS = ['username', 'email']\n",
     )
-    result = project.manage("diagnose_user_model", "--no-db", "--format", "json")
+    result = diagnose_json(project)
     assert result.code == 1, str(result)
     assert ours(result) == [
         finding(
@@ -324,9 +333,7 @@ def test_required_fields(project: Project) -> None:
 
 def test_abstract_user_is_clean(project: Project) -> None:
     """The test project as it is: AbstractUser, nothing to report on either entry point."""
-    result = project.manage("diagnose_user_model", "--no-db", "--fail-level", "warning")
-    assert result.code == 0, str(result)
-    assert result.out == f"{header('accounts.User')}\n\nNo problems found.\n"
+    assert_no_problems(project, "accounts.User")
     result = diagnose_m(project, "--fail-level", "warning")
     assert result.code == 0, str(result)
     assert result.json() == document("accounts.User", [])
@@ -338,8 +345,6 @@ def test_email_user_is_clean(project: Project) -> None:
     project.write("accounts/admin.py", "")
     project.remove("accounts/migrations/0001_initial.py")
     project.ok("makemigrations", "accounts", "-v", "0", "--skip-checks")
-    result = project.manage("diagnose_user_model", "--no-db", "--fail-level", "warning")
-    assert result.code == 0, str(result)
-    assert result.out == f"{header('accounts.User')}\n\nNo problems found.\n"
+    assert_no_problems(project, "accounts.User")
     check = project.ok("check")
     assert check.out == "System check identified no issues (0 silenced).\n"

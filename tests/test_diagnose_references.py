@@ -10,8 +10,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from authtools.diagnosis.catalog import CATALOG
 from tests.conftest import Project, Result
+from tests.helpers import diagnose_json, finding, findings_of
 
 E301_IMPORT_HINT = (
     "Use django.contrib.auth.get_user_model() in code and settings.AUTH_USER_MODEL in "
@@ -26,27 +26,9 @@ MIGRATION_HINT = (
 )
 
 
-def finding(id: str, message: str, hint: str, file: str | Path, line: int) -> dict[str, Any]:
-    """A finding as the JSON report writes it."""
-    spec = CATALOG[id]
-    return {
-        "id": id,
-        "severity": spec.severity,
-        "cause": spec.cause,
-        "message": message,
-        "hint": hint,
-        "location": {"file": str(file), "line": line},
-        "fix_command": None,
-    }
-
-
 def references(result: Result) -> list[dict[str, Any]]:
     """The references findings of a JSON report (other probes have their own tests)."""
-    return [f for f in result.json()["findings"] if f["cause"] == "references"]
-
-
-def diagnose(project: Project) -> Result:
-    return project.manage("diagnose_user_model", "--no-db", "--format", "json")
+    return findings_of(result, "references")
 
 
 def relation(field: str, shown: str, file: str | Path, line: int) -> dict[str, Any]:
@@ -147,7 +129,7 @@ def test_project_code_migrations_and_templates(project: Project) -> None:
     assert check.code == 1, str(check)
     assert "shop.Order.clerk: (fields.E301) Field defines a relation with the model " in check.err
 
-    result = diagnose(project)
+    result = diagnose_json(project)
     assert result.code == 1, str(result)
     assert references(result) == [
         finding(
@@ -232,7 +214,7 @@ def test_third_party_app_outside_the_project(project: Project) -> None:
             'INSTALLED_APPS += ["legacy"]\n'
         )
 
-    result = diagnose(project)
+    result = diagnose_json(project)
     assert result.code == 1, str(result)
     assert references(result) == [
         finding(
@@ -252,7 +234,7 @@ def test_third_party_app_outside_the_project(project: Project) -> None:
 def test_healthy_project_and_django_admin_are_not_flagged(project: Project) -> None:
     """testproject uses settings.AUTH_USER_MODEL; django.contrib and installed libraries such
     as django_extensions are not the project's code and hard-code nothing of the kind."""
-    result = diagnose(project)
+    result = diagnose_json(project)
     assert result.code == 0, str(result)
     assert references(result) == []
 
@@ -269,6 +251,6 @@ def test_default_user_model_needs_no_indirection(project: Project) -> None:
         "from django.contrib.auth.models import User\n\n\ndef count():\n"
         "    return User.objects.count()\n",
     )
-    result = diagnose(project)
+    result = diagnose_json(project)
     assert result.json()["auth_user_model"] == "auth.User", str(result)
     assert references(result) == []

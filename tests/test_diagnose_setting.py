@@ -9,69 +9,28 @@ from __future__ import annotations
 
 from typing import Any
 
-import django
 import pytest
 
-import authtools
-from authtools.diagnosis.catalog import CATALOG
 from tests.conftest import Project, Result
+from tests.helpers import (
+    assert_manage_crashes,
+    assert_no_problems,
+    diagnose_json,
+    diagnose_m,
+    document,
+    explained_findings,
+    finding,
+    header,
+)
 
 SETTINGS = "testproject/settings.py"
-
-
-def finding(
-    id: str, message: str, hint: str, file: str | None = None, line: int | None = None
-) -> dict[str, Any]:
-    """A finding as the JSON report writes it."""
-    spec = CATALOG[id]
-    return {
-        "id": id,
-        "severity": spec.severity,
-        "cause": spec.cause,
-        "message": message,
-        "hint": hint,
-        "location": None if file is None else {"file": file, "line": line},
-        "fix_command": None,
-    }
-
-
-def document(auth_user_model: str | None, findings: list[dict[str, Any]]) -> dict[str, Any]:
-    return {
-        "authtools_version": authtools.__version__,
-        "django_version": django.get_version(),
-        "auth_user_model": auth_user_model,
-        "findings": findings,
-    }
-
-
-def header(value: str) -> str:
-    versions = f"(Django {django.get_version()}, authtools {authtools.__version__})"
-    return f"AUTH_USER_MODEL = {value!r} {versions}"
 
 
 def ours(result: Result) -> list[dict[str, Any]]:
     """The setting and model findings of a JSON report, after checking that no probe left the
     boot failure unexplained (E007). Other probes may report consequences (e.g. E201 for
     admin.models failing to import because of the setting): their own tests cover them."""
-    document = result.json()
-    assert "authtools.E007" not in [f["id"] for f in document["findings"]], str(result)
-    return [f for f in document["findings"] if f["cause"] in ("setting", "model")]
-
-
-def diagnose_m(project: Project, *args: str) -> Result:
-    """``python -m authtools diagnose`` on the project, JSON, no database."""
-    return project.authtools(
-        "diagnose", "--settings", "testproject.settings", "--no-db", "--format", "json", *args
-    )
-
-
-def assert_manage_crashes(project: Project, message: str) -> None:
-    """manage.py cannot even start: Django's own error, as a traceback."""
-    result = project.manage("diagnose_user_model", "--no-db")
-    assert result.code == 1, str(result)
-    assert result.out == ""
-    assert result.err.startswith("Traceback (most recent call last):"), str(result)
-    assert result.err.rstrip().endswith(message), str(result)
+    return explained_findings(result, "setting", "model")
 
 
 # --- AUTH_USER_MODEL not set --------------------------------------------------------------------
@@ -104,7 +63,7 @@ def test_unset_with_a_custom_user_model(project: Project) -> None:
     assert f"?: (authtools.E001) {e001['message']} (accounts/models.py:4)" in check.err
 
     # manage.py starts: the command reports it, as the whole JSON document.
-    result = project.manage("diagnose_user_model", "--no-db", "--format", "json")
+    result = diagnose_json(project)
     assert result.code == 1, str(result)
     assert result.json() == document("auth.User", [e001])
     assert result.err == "CommandError: 1 finding at or above 'error'.\n"
@@ -262,9 +221,7 @@ def test_model_named_differently(project: Project) -> None:
 
 def test_lower_case_model_name_is_valid(project: Project) -> None:
     project.set_setting("AUTH_USER_MODEL", "'accounts.user'")
-    result = project.manage("diagnose_user_model", "--no-db", "--fail-level", "warning")
-    assert result.code == 0, str(result)
-    assert result.out == f"{header('accounts.user')}\n\nNo problems found.\n"
+    assert_no_problems(project, "accounts.user")
 
 
 # --- AppConfig.label differs from the module path -----------------------------------------------
@@ -294,9 +251,7 @@ def move_accounts_under_apps(project: Project) -> None:
 
 def test_label_differs_from_module_path(project: Project) -> None:
     move_accounts_under_apps(project)
-    healthy = project.manage("diagnose_user_model", "--no-db", "--fail-level", "warning")
-    assert healthy.code == 0, str(healthy)
-    assert healthy.out == f"{header('accounts.User')}\n\nNo problems found.\n"
+    assert_no_problems(project, "accounts.User")
 
     # The module path instead of the label: Django refuses it before any command runs.
     line = project.set_setting("AUTH_USER_MODEL", "'apps.accounts.User'")
@@ -321,9 +276,7 @@ def test_custom_label(project: Project) -> None:
     )
     project.write("accounts/apps.py", apps_py)
     line = project.set_setting("AUTH_USER_MODEL", "'members.User'")
-    healthy = project.manage("diagnose_user_model", "--no-db", "--fail-level", "warning")
-    assert healthy.code == 0, str(healthy)
-    assert healthy.out == f"{header('members.User')}\n\nNo problems found.\n"
+    assert_no_problems(project, "members.User")
 
     project.set_setting("AUTH_USER_MODEL", "'accounts.User'")
     assert_manage_crashes(
@@ -355,9 +308,7 @@ def test_default_auth_user_is_clean(project: Project) -> None:
     project.remove("accounts")
     settings = project.settings_file.read_text().replace('    "accounts",\n', "")
     project.settings_file.write_text(settings)
-    result = project.manage("diagnose_user_model", "--no-db", "--fail-level", "warning")
-    assert result.code == 0, str(result)
-    assert result.out == f"{header('auth.User')}\n\nNo problems found.\n"
+    assert_no_problems(project, "auth.User")
     result = diagnose_m(project, "--fail-level", "warning")
     assert result.code == 0, str(result)
     assert result.json() == document("auth.User", [])
