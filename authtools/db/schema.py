@@ -204,7 +204,8 @@ def _sequence_renames(
             column = info.get("column") or "id"
             if old == f"{table}_{column}_seq":
                 new = f"{new_table}_{columns.get(column, column)}_seq"
-                renames.append(Rename("sequence", new_table, old, new))
+                if new != old:
+                    renames.append(Rename("sequence", new_table, old, new))
     return renames
 
 

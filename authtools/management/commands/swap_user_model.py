@@ -42,6 +42,14 @@ class Command(ProcedureCommand):
             help="Print only the SQL statements of the plan (for review) and change nothing.",
         )
         parser.add_argument(
+            "--phase",
+            type=int,
+            choices=[1, 2],
+            help="Swap in two deployments: 1 moves to a new model that keeps the old tables "
+            "(Meta.db_table) and records its migration; 2, once Meta.db_table is removed, "
+            "renames the tables and applies the model's other changes.",
+        )
+        parser.add_argument(
             "--scaffold",
             metavar="APP",
             help="Write a new app APP beside manage.py with a user model that copies auth.User's "
@@ -82,12 +90,15 @@ class Command(ProcedureCommand):
                 if options["resume"] or options["rollback"]:
                     self.continue_swap(options)
                     return
-                if not options["old_model"]:
+                if not options["old_model"] and options["phase"] != 2:
                     raise CommandError(
                         "Name the model the database holds now with --from, e.g. --from auth.User."
                     )
                 spec = swap.preflight(
-                    database, options["old_model"], drop_columns=options["drop_columns"]
+                    database,
+                    options["old_model"],
+                    drop_columns=options["drop_columns"],
+                    phase=options["phase"],
                 )
                 plan = swap.build_plan(spec)
                 if options["sql"]:
@@ -154,7 +165,10 @@ class Command(ProcedureCommand):
 
     def build_plan(self, **options: Any) -> Plan:  # pragma: no cover - handle() builds it
         spec = swap.preflight(
-            options["database"], options["old_model"], drop_columns=options["drop_columns"]
+            options["database"],
+            options["old_model"],
+            drop_columns=options["drop_columns"],
+            phase=options["phase"],
         )
         return swap.build_plan(spec)
 

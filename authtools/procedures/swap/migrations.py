@@ -33,6 +33,8 @@ class GeneratedMigrations:
     change_sql: list[str] = field(default_factory=list)
     dropped_columns: list[str] = field(default_factory=list)
     migrations: list[Any] = field(default_factory=list)  # the Migration objects, in order
+    keep: bool = False  # phase 2: the app's migrations on disk stay, these come after them
+    base: tuple[str, str] | None = None  # phase 2: the migration to go back to on undo
 
 
 def _questioner() -> Any:
@@ -96,14 +98,18 @@ def mirror_state(old: Any, new: Any, connection: Any) -> Any:
     )
 
 
-def _loader_with(connection: Any, app: str, migrations: list[Any]) -> Any:
-    """A MigrationLoader that sees MIGRATIONS instead of APP's migrations on disk."""
+def _loader_with(connection: Any, app: str, migrations: list[Any], keep: bool = False) -> Any:
+    """A MigrationLoader that sees MIGRATIONS instead of APP's migrations on disk (or besides
+    them, with KEEP)."""
     from django.db.migrations.loader import MigrationLoader
 
     class Loader(MigrationLoader):
         def load_disk(self) -> None:
             super().load_disk()
-            self.disk_migrations = {k: v for k, v in self.disk_migrations.items() if k[0] != app}
+            if not keep:
+                self.disk_migrations = {
+                    k: v for k, v in self.disk_migrations.items() if k[0] != app
+                }
             for migration in migrations:
                 self.disk_migrations[(app, migration.name)] = migration
             self.migrated_apps.add(app)
@@ -154,28 +160,69 @@ def _change_sql(connection: Any, loader: Any, app: str, migration: Any) -> list[
 
 def final_loader(connection: Any, app: str, generated: GeneratedMigrations) -> Any:
     """A loader that sees the generated migrations as if they were on disk."""
-    return _loader_with(connection, app, generated.migrations)
+    return _loader_with(connection, app, generated.migrations, keep=generated.keep)
 
 
 def generate(connection: Any, old: Any, new: Any, replace: list[str]) -> GeneratedMigrations:
     """The two-step migrations of NEW's app (REPLACE: module files of that app they replace)."""
+    app = new._meta.app_label
+    mirror = _mirror_migration(old, new, _loader_with(connection, app, []))
+    result = GeneratedMigrations(mirror=(app, mirror.name), migrations=[mirror])
+    for path in replace:
+        result.replace[path] = Path(path).read_text()
+    _add_changes(connection, new, result)
+    old_columns = {f.column for f in old._meta.local_fields}
+    result.dropped_columns = sorted(old_columns - {f.column for f in new._meta.local_fields})
+    return result
+
+
+def generate_phase2(
+    connection: Any, old_state: Any, new: Any, after: tuple[str, str]
+) -> GeneratedMigrations:
+    """Phase 2: a migration that moves NEW off the old table (recorded: the renames do it),
+    then one with the other changes (applied), after the app's last applied migration."""
+    from django.db import migrations
+
+    app = new._meta.app_label
+    number = int(after[1][:4]) + 1 if after[1][:4].isdigit() else 1
+    attrs = {
+        "dependencies": [after],
+        "operations": [
+            migrations.AlterModelTable(
+                new._meta.model_name, new._meta.original_attrs.get("db_table")
+            )
+        ],
+    }
+    name = f"{number:04d}_alter_{new._meta.model_name}_table"
+    table = type("Migration", (migrations.Migration,), attrs)(name, app)
+    result = GeneratedMigrations(migrations=[table], keep=True, base=after)
+    _add_changes(connection, new, result)
+    # Django's AlterModelTable renames the tables (and the many-to-many ones) and nothing else,
+    # exactly as a fresh migrate does: phase 2 applies it for real instead of renaming by hand.
+    loader = _loader_with(connection, app, result.migrations, keep=True)
+    result.change_operations.insert(0, table.operations[0].describe())
+    result.change_sql[:0] = _change_sql(connection, loader, app, table)
+    result.change = result.change or (app, name)
+    old_columns = {f.column for f in old_state._meta.local_fields}
+    result.dropped_columns = sorted(old_columns - {f.column for f in new._meta.local_fields})
+    return result
+
+
+def _add_changes(connection: Any, new: Any, result: GeneratedMigrations) -> None:
+    """Add the migration that turns the state after RESULT's migrations into the live NEW."""
     from django.apps import apps
     from django.db.migrations.autodetector import MigrationAutodetector
     from django.db.migrations.state import ProjectState
     from django.db.migrations.writer import MigrationWriter
 
     app = new._meta.app_label
-    base = _loader_with(connection, app, [])
-    mirror = _mirror_migration(old, new, base)
-    loader = _loader_with(connection, app, [mirror])
+    loader = _loader_with(connection, app, result.migrations, keep=result.keep)
     autodetector = MigrationAutodetector(
         loader.project_state(), ProjectState.from_apps(apps), _questioner()
     )
     changes = autodetector.changes(graph=loader.graph, trim_to_apps={app}, convert_apps={app})
-    result = GeneratedMigrations(mirror=(app, mirror.name), migrations=[mirror])
-    for path in replace:
-        result.replace[path] = Path(path).read_text()
-    writer = MigrationWriter(mirror)
+    first = result.migrations[0]
+    writer = MigrationWriter(first)
     directory = Path(writer.path).parent
     if not (directory / "__init__.py").exists():
         result.write[str(directory / "__init__.py")] = ""
@@ -187,12 +234,9 @@ def generate(connection: Any, old: Any, new: Any, replace: list[str]) -> Generat
         result.write[MigrationWriter(change).path] = MigrationWriter(change).as_string()
     result.migrations += ours
     if ours:
-        loader = _loader_with(connection, app, result.migrations)
+        loader = _loader_with(connection, app, result.migrations, keep=result.keep)
         for change in ours:
             result.change_sql += _change_sql(connection, loader, app, change)
-    old_columns = {f.column for f in old._meta.local_fields}
-    result.dropped_columns = sorted(old_columns - {f.column for f in new._meta.local_fields})
-    return result
 
 
 def forget_modules(app_module: str) -> None:

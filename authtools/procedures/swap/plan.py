@@ -36,6 +36,8 @@ def add_steps(
 
     q = connection.ops.quote_name
     for number, (old_table, new_table) in enumerate(table_map.items(), 1):
+        if old_table == new_table:
+            continue  # phase 1: the new model keeps the old tables
         spec.steps.append(
             _rename_step(
                 f"rename-table-{number}",
@@ -91,7 +93,11 @@ def add_steps(
             "cannot rename a foreign key in place, so their constraint names keep "
             f"{spec.old_table!r} (Django finds constraints by column, not by name)."
         )
-    reset = sequence_reset_sql(connection, spec.new_table, spec.pk_column)
+    reset = (
+        sequence_reset_sql(connection, spec.new_table, spec.pk_column)
+        if spec.new_table != spec.old_table
+        else []
+    )
     if reset:
         spec.steps.append(
             StepSpec(
@@ -106,7 +112,7 @@ def add_steps(
     manager = ContentType.objects.db_manager(spec.database)
     old_row = manager.filter(app_label=old._meta.app_label, model=old._meta.model_name).first()
     new_row = manager.filter(app_label=new._meta.app_label, model=new._meta.model_name).first()
-    if old_row is not None:
+    if old_row is not None and old_ct != new_ct:
         ct_sql = []
         details = []
         if new_row is None:
@@ -176,13 +182,22 @@ def add_migration_steps(spec: SwapSpec, generated: GeneratedMigrations) -> None:
     """Case 2: write the generated migrations first; apply the change migration last."""
     import os
 
+    # Phase 2: Django's own table move (AlterModelTable) replaces the renames, as in a fresh
+    # migrate; only the names of other tables' foreign keys to the table still change after it.
+    after_apply = [s for s in spec.steps if s.id == "rename-foreign-keys"] if generated.keep else []
+    if generated.keep:
+        spec.steps = []
     root = os.path.dirname(next(p for p in generated.write if not p.endswith("__init__.py")))
     spec.files = dict(generated.write)
     spec.replaced_files = dict(generated.replace)
     spec.dropped_columns = list(generated.dropped_columns)
     for step in spec.steps:
         if step.id == "record-migrations":
-            step.details = [f"it mirrors {spec.old_table!r}: the renamed table is what it builds"]
+            step.details = [
+                "the renames above are what it does (phase 2)"
+                if generated.keep
+                else f"it mirrors {spec.old_table!r}: the renamed table is what it builds"
+            ]
     details = [f"write {os.path.relpath(p, root)}" for p in generated.write]
     details += [
         f"replace {os.path.relpath(p, root)} (kept in the backup)" for p in generated.replace
@@ -195,8 +210,11 @@ def add_migration_steps(spec: SwapSpec, generated: GeneratedMigrations) -> None:
             "files",
             "Write the migrations of "
             + repr(spec.new_label.split(".")[0])
-            + " in two steps: a mirror of "
-            + repr(spec.old_table)
+            + (
+                f": the move to {spec.new_table!r}"
+                if generated.keep
+                else f" in two steps: a mirror of {spec.old_table!r}"
+            )
             + (", then the change" if generated.change else ""),
             details=[d for d in details if not d.endswith("__init__.py")],
             data={"write": dict(generated.write), "replace": dict(generated.replace)},
@@ -206,6 +224,7 @@ def add_migration_steps(spec: SwapSpec, generated: GeneratedMigrations) -> None:
         return
     spec.change_migration = list(generated.change)
     app, name = generated.change
+    applied = [f"{app}.{m.name}" for m in generated.migrations if (app, m.name) != generated.mirror]
     details = [f"- {op}" for op in generated.change_operations]
     if generated.dropped_columns:
         details.append(
@@ -216,9 +235,13 @@ def add_migration_steps(spec: SwapSpec, generated: GeneratedMigrations) -> None:
         StepSpec(
             "apply-migration",
             "migrate",
-            f"Apply migration {app}.{name}",
+            "Apply migration" + ("s " if len(applied) > 1 else " ") + ", ".join(applied),
             details=details,
             sql=list(generated.change_sql),
-            data={"migration": [app, name], "mirror": list(generated.mirror or [])},
+            data={
+                "migration": [app, name],
+                "mirror": list(generated.mirror or generated.base or []),
+            },
         )
     )
+    spec.steps.extend(after_apply)

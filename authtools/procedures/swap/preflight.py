@@ -7,7 +7,12 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from authtools.db.schema import Rename, integer_width, same_key_type
-from authtools.procedures.swap.migrations import GeneratedMigrations, final_loader, generate
+from authtools.procedures.swap.migrations import (
+    GeneratedMigrations,
+    final_loader,
+    generate,
+    generate_phase2,
+)
 from authtools.procedures.swap.plan import add_migration_steps, add_steps
 from authtools.procedures.swap.spec import SwapRefused, SwapSpec
 
@@ -221,6 +226,27 @@ def check_migrations(
     return MigrationsCheck([generated.mirror] if generated.mirror else [], state_model, generated)
 
 
+def check_phase2(
+    connection: Any, old: Any, new: Any, after: tuple[str, str], *, drop_columns: bool
+) -> MigrationsCheck:
+    """Phase 2's migrations: the table move (recorded) and the other changes (applied)."""
+    refusal = pk_refusal(old._meta.db_table, old, new, connection, new)
+    if refusal:
+        raise SwapRefused(refusal)
+    generated = generate_phase2(connection, old, new, after)
+    if generated.dropped_columns and not drop_columns:
+        raise SwapRefused(
+            f"{_label(new)} has no field for the column(s) "
+            f"{', '.join(map(repr, generated.dropped_columns))} of {old._meta.db_table!r}: run "
+            "again with --drop-columns to drop them (their values are kept in the backup)"
+        )
+    _refuse_duplicates(connection, old, new)
+    final = final_loader(connection, new._meta.app_label, generated)
+    _refuse_pending_changes(final)
+    state_model = final.project_state().apps.get_model(new._meta.app_label, new._meta.model_name)
+    return MigrationsCheck([generated.mirror] if generated.mirror else [], state_model, generated)
+
+
 def _module_file(module: str) -> str:
     import importlib
 
@@ -286,16 +312,60 @@ def _fk_column(fks: list[Any], table: str, ref_table: str) -> str | None:
     return columns[0] if len(columns) == 1 else None
 
 
-def preflight(database: str, old_label: str, *, drop_columns: bool = False) -> SwapSpec:
-    """Read the project and the database; return the swap as data, or raise SwapRefused."""
+def resolve_phase2(connection: Any) -> tuple[Any, Any, tuple[str, str]]:
+    """Phase 2: (the user model as its applied migrations left it, on the old table; the live
+    model, on its own table; the app's last applied migration)."""
+    from django.apps import apps
+    from django.conf import settings
+    from django.db.migrations.loader import MigrationLoader
+
+    new = apps.get_model(settings.AUTH_USER_MODEL)
+    app = new._meta.app_label
+    loader = MigrationLoader(connection, ignore_no_migrations=True)
+    unapplied = sorted(n for n in loader.graph.nodes if n not in loader.applied_migrations)
+    if unapplied:
+        listed = ", ".join(f"{a}.{n}" for a, n in unapplied[:5])
+        raise SwapRefused(
+            f"migrations are not applied ({listed}): phase 2 writes the migrations of {app!r} "
+            "itself; delete the new ones of that app, apply the others, then run phase 2"
+        )
+    ours = _new_app_migrations(loader, app) if app in loader.migrated_apps else []
+    if not ours:
+        raise SwapRefused(f"{_label(new)} has no applied migrations: run phase 1 first")
+    old = loader.project_state(ours[-1], at_end=True).apps.get_model(app, new._meta.model_name)
+    if old._meta.db_table == new._meta.db_table:
+        raise SwapRefused(
+            f"{_label(new)} is on {new._meta.db_table!r} already: remove its "
+            f"Meta.db_table = {old._meta.db_table!r} (phase 1's), then run phase 2"
+        )
+    return old, new, ours[-1]
+
+
+def preflight(
+    database: str, old_label: str | None, *, drop_columns: bool = False, phase: int | None = None
+) -> SwapSpec:
+    """Read the project and the database; return the swap as data, or raise SwapRefused.
+
+    PHASE 1 swaps to a model that keeps the old tables (Meta.db_table); PHASE 2 then moves that
+    model to its own tables (and changes its fields); None does both at once.
+    """
     from django.apps import apps
     from django.db import connections
 
     from authtools.db.catalog import foreign_keys
 
     connection = connections[database]
-    old, new = resolve_models(old_label)
+    after: tuple[str, str] | None = None
+    if phase == 2:
+        old, new, after = resolve_phase2(connection)
+    else:
+        old, new = resolve_models(old_label or "")
     old_table, new_table = old._meta.db_table, new._meta.db_table
+    if phase == 1 and old_table != new_table:
+        raise SwapRefused(
+            f"in phase 1 {_label(new)} keeps {_label(old)}'s tables: add `class Meta: db_table = "
+            f"{old_table!r}` to it (its many-to-many tables follow), then run phase 1 again"
+        )
     with connection.cursor() as cursor:
         tables = set(connection.introspection.table_names(cursor))
     if old_table not in tables:
@@ -305,12 +375,15 @@ def preflight(database: str, old_label: str, *, drop_columns: bool = False) -> S
                 f"{_label(new)}; run `manage.py migrate`, or diagnose_user_model"
             )
         raise SwapRefused(f"the old user table {old_table!r} does not exist in the database")
-    if new_table in tables:
+    if new_table in tables and new_table != old_table:
         raise SwapRefused(
             f"the table {new_table!r} of {_label(new)} already exists: drop it if it is empty, "
             "or swap by hand"
         )
-    checked = check_migrations(connection, old, new, drop_columns=drop_columns)
+    if after is not None:
+        checked = check_phase2(connection, old, new, after, drop_columns=drop_columns)
+    else:
+        checked = check_migrations(connection, old, new, drop_columns=drop_columns)
     migrations, state_model = checked.record, checked.state_model
     old_m2m = {f.name for f in old._meta.local_many_to_many}
     pk_column = new._meta.pk.column

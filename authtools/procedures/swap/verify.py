@@ -25,7 +25,11 @@ def verify(spec: SwapSpec) -> list[str]:
         if old_table in tables and old_table != new_table:
             failures.append(f"table {old_table!r} is still there")
     fks = foreign_keys(connection)
-    stale = [f"{f.table}.{f.column}" for f in fks if f.ref_table == spec.old_table]
+    stale = [
+        f"{f.table}.{f.column}"
+        for f in fks
+        if f.ref_table == spec.old_table and spec.old_table != spec.new_table
+    ]
     if stale:
         failures.append(f"foreign keys still point at {spec.old_table!r}: {', '.join(stale)}")
     pointing = {(f.table, f.column) for f in fks if f.ref_table == spec.new_table}
