@@ -71,6 +71,14 @@ def assert_manage_crashes(project: Project, message: str) -> None:
     assert result.err.rstrip().endswith(message), str(result)
 
 
+def not_installed(value: str) -> str:
+    """Django's error when AUTH_USER_MODEL = VALUE names no installed model."""
+    return (
+        f"ImproperlyConfigured: AUTH_USER_MODEL refers to model {value!r} that has not "
+        "been installed"
+    )
+
+
 def assert_no_problems(project: Project, auth_user_model: str) -> None:
     """``manage.py diagnose_user_model --no-db --fail-level warning`` exits 0 and says so."""
     result = project.manage("diagnose_user_model", "--no-db", "--fail-level", "warning")

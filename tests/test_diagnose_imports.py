@@ -10,7 +10,13 @@ from __future__ import annotations
 from typing import Any
 
 from tests.conftest import Project, Result
-from tests.helpers import diagnose_json, diagnose_m, explained_findings, finding
+from tests.helpers import (
+    diagnose_json,
+    diagnose_m,
+    explained_findings,
+    finding,
+    not_installed,
+)
 
 
 def imports_findings(result: Result) -> list[dict[str, Any]]:
@@ -287,10 +293,7 @@ def test_get_user_model_while_the_user_app_is_being_imported(project: Project) -
         "class Order(models.Model):\n"
         '    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="orders")\n',
     )
-    error = (
-        "ImproperlyConfigured: AUTH_USER_MODEL refers to model 'accounts.User' that has not "
-        "been installed"
-    )
+    error = not_installed("accounts.User")
     crash = project.manage("check")
     assert crash.code == 1, str(crash)
     assert crash.err.rstrip().endswith(f"django.core.exceptions.{error}"), str(crash)

@@ -15,6 +15,7 @@ from typing import Any
 import pytest
 
 from tests.conftest import Project, Result
+from tests.helpers import findings_of
 
 HISTORY = {"table": "django_migrations"}
 SWAP = "python manage.py swap_user_model --from auth.User"
@@ -47,7 +48,7 @@ def diagnose(project: Project, *args: str, **env: str) -> Result:
 
 def migration_findings(result: Result) -> list[dict[str, Any]]:
     assert result.out.startswith("{"), str(result)
-    return [f for f in result.json()["findings"] if f["cause"] == "migrations"]
+    return findings_of(result, "migrations")
 
 
 def django_error(result: Result, exception: str) -> str:

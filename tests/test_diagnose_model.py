@@ -18,6 +18,7 @@ from tests.helpers import (
     document,
     explained_findings,
     finding,
+    not_installed,
 )
 
 MODELS = "accounts/models.py"
@@ -128,11 +129,7 @@ def test_abstract(project: Project) -> None:
         ABSTRACT_USER + "class User(AbstractUser):\n    class Meta:\n        abstract = True\n",
     )
     project.write("accounts/admin.py", "")
-    assert_manage_crashes(
-        project,
-        "ImproperlyConfigured: AUTH_USER_MODEL refers to model 'accounts.User' that has not "
-        "been installed",
-    )
+    assert_manage_crashes(project, not_installed("accounts.User"))
     result = diagnose_m(project)
     assert result.code == 1, str(result)
     assert ours(result) == [

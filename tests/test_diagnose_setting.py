@@ -21,6 +21,7 @@ from tests.helpers import (
     explained_findings,
     finding,
     header,
+    not_installed,
 )
 
 SETTINGS = "testproject/settings.py"
@@ -132,11 +133,7 @@ def test_malformed(
 
 def test_stray_whitespace(project: Project) -> None:
     line = project.set_setting("AUTH_USER_MODEL", "' accounts.User'")
-    assert_manage_crashes(
-        project,
-        "ImproperlyConfigured: AUTH_USER_MODEL refers to model ' accounts.User' that has not "
-        "been installed",
-    )
+    assert_manage_crashes(project, not_installed(" accounts.User"))
     result = diagnose_m(project)
     assert result.code == 1, str(result)
     assert ours(result) == [
@@ -156,11 +153,7 @@ def test_stray_whitespace(project: Project) -> None:
 
 def test_app_label_typo_text_output(project: Project) -> None:
     line = project.set_setting("AUTH_USER_MODEL", "'acounts.User'")
-    assert_manage_crashes(
-        project,
-        "ImproperlyConfigured: AUTH_USER_MODEL refers to model 'acounts.User' that has not "
-        "been installed",
-    )
+    assert_manage_crashes(project, not_installed("acounts.User"))
     result = project.authtools("diagnose", "--settings", "testproject.settings", "--no-color")
     assert result.code == 1, str(result)
     assert result.out == "\n".join(
@@ -279,11 +272,7 @@ def test_custom_label(project: Project) -> None:
     assert_no_problems(project, "members.User")
 
     project.set_setting("AUTH_USER_MODEL", "'accounts.User'")
-    assert_manage_crashes(
-        project,
-        "ImproperlyConfigured: AUTH_USER_MODEL refers to model 'accounts.User' that has not "
-        "been installed",
-    )
+    assert_manage_crashes(project, not_installed("accounts.User"))
     result = diagnose_m(project)
     assert result.code == 1, str(result)
     assert ours(result) == [
