@@ -54,12 +54,18 @@ def rollback(path: Path, log: Callable[[str], None] = lambda m: None) -> list[st
     from django.db import transaction
 
     from authtools.procedures.backup import Backup
+    from authtools.procedures.runner import JOURNAL, transactional_ddl
     from authtools.procedures.runner import rollback as run_rollback
-    from authtools.procedures.runner import transactional_ddl
 
     spec = load_spec(path)
     plan = build_plan(spec)
     backup = Backup.open(path)
+    journal = backup.read_json(JOURNAL) if backup.has(JOURNAL) else []
+    pending = [s for s in plan.steps if s.id not in journal]
+    if pending and pending[0].undo is not None:
+        # An interrupted run may have done the next step without journalling it (killed between
+        # the two): undo it too. Every undo checks what is there, so it is harmless otherwise.
+        backup.write_json(JOURNAL, [*journal, pending[0].id])
     if transactional_ddl(spec.database):
         with transaction.atomic(using=spec.database):
             return run_rollback(plan, backup, log)
