@@ -17,9 +17,10 @@ history (``migrate`` fails with InconsistentMigrationHistory). The swap:
 SQL statement included, saved in the backup so that ``--resume`` and ``--rollback`` rebuild the
 very same plan. ``build_plan()`` turns a spec into a runner ``Plan``.
 
-Modules: ``preflight`` (checks, the spec), ``plan`` (steps as data), ``steps`` (apply, undo,
-backup), ``verify`` (the end state), ``run`` (lock, resume, rollback), ``spec`` (the data);
-per-backend DDL is in ``authtools.db.schema``.
+Modules: ``preflight`` (checks, the spec), ``plan`` (steps as data), ``migrations`` (the
+two-step migrations of case 2 and phase 2), ``steps`` (apply, undo, backup), ``verify`` (the end
+state), ``run`` (lock, resume, rollback), ``spec`` (the data), ``scaffold`` and
+``settings_edit`` (--scaffold, --write-settings); per-backend DDL is in ``authtools.db.schema``.
 """
 
 from __future__ import annotations
