@@ -50,15 +50,20 @@ def disk_migrations(label: str) -> tuple[list[str], list[Dependent], dict[tuple[
     return names, dependents, dict(loader.disk_migrations)
 
 
-def applied_dependents(label: str, disk: dict[tuple[str, str], Any], database: str) -> list[str]:
-    """Other apps' applied migrations that depend on LABEL (by name or through
-    ``swappable_dependency``): Django's history check refuses to apply LABEL's new initial
-    migration after them under the real AUTH_USER_MODEL."""
+def applied_keys(database: str) -> set[tuple[str, str]]:
+    """Every (app, name) recorded in django_migrations (none when the table is missing)."""
     from django.db import connections
     from django.db.migrations.recorder import MigrationRecorder
 
     recorder = MigrationRecorder(connections[database])
-    applied = set(recorder.applied_migrations()) if recorder.has_table() else set()
+    return set(recorder.applied_migrations()) if recorder.has_table() else set()
+
+
+def applied_dependents(label: str, disk: dict[tuple[str, str], Any], database: str) -> list[str]:
+    """Other apps' applied migrations that depend on LABEL (by name or through
+    ``swappable_dependency``): Django's history check refuses to apply LABEL's new initial
+    migration after them under the real AUTH_USER_MODEL."""
+    applied = applied_keys(database)
     return [
         f"{key[0]}.{key[1]}"
         for key, migration in sorted(disk.items())
@@ -73,11 +78,7 @@ def pending_elsewhere(
 
     Squashes are counted the way Django's loader uses them: a squash stands in for its
     replaced migrations when all or none of them are applied."""
-    from django.db import connections
-    from django.db.migrations.recorder import MigrationRecorder
-
-    recorder = MigrationRecorder(connections[database])
-    applied = set(recorder.applied_migrations()) if recorder.has_table() else set()
+    applied = applied_keys(database)
     skip: set[tuple[str, str]] = set()
     for key, migration in disk.items():
         replaced = [tuple(r) for r in migration.replaces]

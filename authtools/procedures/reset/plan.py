@@ -5,7 +5,6 @@ from __future__ import annotations
 from authtools.procedures.migration_files import rewrite_dependencies, unified_diff
 from authtools.procedures.plan import Plan, Step
 from authtools.procedures.reset.backup import save_backup
-from authtools.procedures.reset.commands import run_command
 from authtools.procedures.reset.inspection import inspect
 from authtools.procedures.reset.spec import (
     DESTRUCTIVE,
@@ -20,10 +19,11 @@ from authtools.procedures.reset.steps import (
     delete_migration_files,
     delete_rows,
     drop_and_recreate,
+    point_dependents_at,
     record_generated,
-    rewrite_dependents,
     run_makemigrations,
     run_makemigrations_real,
+    run_migrate,
 )
 from authtools.procedures.reset.verification import verify
 
@@ -110,9 +110,7 @@ def _add_file_steps(plan: Plan, ins: Inspection) -> None:
                 "file",
                 f"Point {len(ins.dependents)} other migration file(s) at ({label!r}, "
                 f"{PLACEHOLDER!r}) while makemigrations runs",
-                lambda rt: rewrite_dependents(
-                    ins, {n: PLACEHOLDER for d in ins.dependents for n in d.names}
-                ),
+                lambda rt: point_dependents_at(ins, PLACEHOLDER),
                 details=[f"{ins.display(d.path)}: {', '.join(d.names)}" for d in ins.dependents],
                 atomic=False,
             )
@@ -143,9 +141,7 @@ def _add_file_steps(plan: Plan, ins: Inspection) -> None:
                 "repoint-dependents",
                 "file",
                 f"Point those dependencies at the new last migration of {label!r}",
-                lambda rt: rewrite_dependents(
-                    ins, {n: rt.state["leaf"] for d in ins.dependents for n in d.names}
-                ),
+                lambda rt: point_dependents_at(ins, rt.state["leaf"]),
                 details=details,
                 atomic=False,
             )
@@ -164,7 +160,7 @@ def _add_row_steps(plan: Plan, ins: Inspection) -> None:
                 "rows",
                 f"Delete {len(ins.rows)} row(s) of {label!r} from django_migrations",
                 lambda rt: delete_rows(ins),
-                details=[f"id {r.id}: {label}.{r.name} (applied {r.applied})" for r in ins.rows],
+                details=[r.describe(label) for r in ins.rows],
                 sql=[
                     f"DELETE FROM {table} WHERE app = '{label}' AND id IN "
                     f"({', '.join(str(r.id) for r in ins.rows)})"
@@ -226,7 +222,7 @@ def _add_migrate_step(plan: Plan, ins: Inspection) -> None:
             "command",
             f"Run migrate for {len(ins.pending_elsewhere)} migration(s) of other apps that "
             "could not run before",
-            lambda rt: run_command(ins, ["migrate", "--noinput", "--database", ins.database]),
+            lambda rt: run_migrate(ins),
             details=[f"{a}.{n}: {', '.join(ops)}" for a, n, ops in ins.pending_elsewhere],
             atomic=False,
         )
@@ -256,7 +252,7 @@ def _add_reset_db_steps(plan: Plan, ins: Inspection) -> None:
             "migrate",
             "command",
             "Run migrate on the empty database",
-            lambda rt: run_command(ins, ["migrate", "--noinput", "--database", ins.database]),
+            lambda rt: run_migrate(ins),
             atomic=False,
         )
     )

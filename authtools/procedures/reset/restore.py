@@ -13,7 +13,7 @@ from authtools.procedures.reset.backup import save_backup
 from authtools.procedures.reset.inspection import inspect
 from authtools.procedures.reset.project import check_database, writable_or_raise
 from authtools.procedures.reset.spec import DOCUMENT, PROCEDURE, ResetError, Row
-from authtools.procedures.reset.steps import delete_migration_files
+from authtools.procedures.reset.steps import delete_migration_files, drop_bytecode
 
 
 def build_restore_plan(path: Path, database: str) -> Plan:
@@ -52,7 +52,7 @@ def build_restore_plan(path: Path, database: str) -> Plan:
             "rows",
             f"Replace the django_migrations rows of {label!r} with the {len(rows)} saved row(s)",
             lambda rt: restore_rows(database, label, rows),
-            details=[f"id {r.id}: {label}.{r.name} (applied {r.applied})" for r in rows],
+            details=[r.describe(label) for r in rows],
         )
     )
     plan.notes.append(f"From backup {str(path)!r}; the current state is backed up first.")
@@ -66,7 +66,7 @@ def restore_files(folder: Path, files: list[tuple[Path, Path]], rt: Runtime) -> 
         original.parent.mkdir(parents=True, exist_ok=True)
         shutil.copy2(copy, original)
         os.chmod(original, 0o644)
-        shutil.rmtree(original.parent / "__pycache__", ignore_errors=True)
+        drop_bytecode(original.parent)
 
 
 def restore_rows(database: str, label: str, rows: list[Row]) -> None:

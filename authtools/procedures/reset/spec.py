@@ -28,6 +28,10 @@ class Row:
     def to_dict(self) -> dict[str, Any]:
         return {"id": self.id, "name": self.name, "applied": self.applied}
 
+    def describe(self, label: str) -> str:
+        """The row as plans list it: "id 3: accounts.0001_initial (applied 2024-...)"."""
+        return f"id {self.id}: {label}.{self.name} (applied {self.applied})"
+
 
 @dataclass
 class Dependent:

@@ -3,16 +3,17 @@ new migrations recorded or applied with Django's MigrationExecutor."""
 
 from __future__ import annotations
 
-import importlib
 import shutil
 import sys
 from pathlib import Path
 from typing import Any
 
+from authtools.procedures import childproc
 from authtools.procedures.migration_files import migration_files, rewrite_dependencies
 from authtools.procedures.plan import Runtime
 from authtools.procedures.reset.commands import run_command
 from authtools.procedures.reset.spec import REVERT, Inspection
+from authtools.procedures.swap.migrations import forget_modules
 
 
 def drop_and_recreate(ins: Inspection) -> None:
@@ -24,26 +25,46 @@ def drop_and_recreate(ins: Inspection) -> None:
     run_command(ins, ["reset_db", "--noinput", "--database", ins.database])
 
 
-def delete_migration_files(folder: Path) -> None:
-    for path in migration_files(folder):
-        path.unlink()
+def run_migrate(ins: Inspection) -> None:
+    """migrate in a child process (other apps' migrations, or everything after --reset-db)."""
+    run_command(ins, ["migrate", "--noinput", "--database", ins.database])
+
+
+def drop_bytecode(folder: Path) -> None:
+    """Remove FOLDER's __pycache__, so that no stale .pyc stands in for a file just changed."""
     shutil.rmtree(folder / "__pycache__", ignore_errors=True)
 
 
-def rewrite_dependents(ins: Inspection, mapping: dict[str, str]) -> None:
+def delete_migration_files(folder: Path) -> None:
+    for path in migration_files(folder):
+        path.unlink()
+    drop_bytecode(folder)
+
+
+def point_dependents_at(ins: Inspection, name: str) -> None:
+    """Rewrite every dependent file so that its dependencies on the app name NAME."""
+    mapping = {n: name for d in ins.dependents for n in d.names}
     for d in ins.dependents:
         d.path.write_text(rewrite_dependencies(d.source, ins.label, mapping))
-        shutil.rmtree(d.path.parent / "__pycache__", ignore_errors=True)
+        drop_bytecode(d.path.parent)
 
 
-def run_makemigrations(ins: Inspection, rt: Runtime) -> None:
-    """makemigrations LABEL, under the temporary revert when the plan chose it."""
+def _makemigrations(
+    ins: Inspection, overrides: dict[str, str] | None = None
+) -> tuple[childproc.ChildResult, list[str]]:
+    """makemigrations LABEL in a child process: its result, and the migrations it wrote."""
     before = {p.name for p in migration_files(ins.folder)}
     args = ["makemigrations", ins.label, "--noinput", "--skip-checks"]
     # --skip-checks: under the revert, an AbstractUser-based model clashes with auth.User
     # (fields.E304) and makemigrations would refuse; `check` runs at the end instead.
-    result = run_command(ins, args, REVERT if ins.via_auth_user else None)
-    generated = sorted(p.name[:-3] for p in migration_files(ins.folder) if p.name not in before)
+    result = run_command(ins, args, overrides)
+    written = sorted(p.name[:-3] for p in migration_files(ins.folder) if p.name not in before)
+    return result, written
+
+
+def run_makemigrations(ins: Inspection, rt: Runtime) -> None:
+    """makemigrations LABEL, under the temporary revert when the plan chose it."""
+    result, generated = _makemigrations(ins, REVERT if ins.via_auth_user else None)
     if not generated:
         raise RuntimeError(f"makemigrations wrote no migration for {ins.label!r}")
     rt.state.update(
@@ -63,15 +84,13 @@ def run_makemigrations_real(ins: Inspection, rt: Runtime) -> None:
     """The second half of the revert: makemigrations with the real value, once the history is
     consistent (before, Django refuses: InconsistentMigrationHistory). Whatever it writes is
     what the real value needs beyond the reverted run; it is applied at once."""
-    before = {p.name for p in migration_files(ins.folder)}
-    result = run_command(ins, ["makemigrations", ins.label, "--noinput", "--skip-checks"])
+    result, extra = _makemigrations(ins)
     rt.state["makemigrations"].append({"auth_user_model": "real", "output": result.stdout.strip()})
-    extra = sorted(p.name[:-3] for p in migration_files(ins.folder) if p.name not in before)
     rt.state["generated_real"] = extra
     if extra:
         rt.state["generated"] += extra
         rt.state["leaf"] = extra[-1]
-        rewrite_dependents(ins, {n: extra[-1] for d in ins.dependents for n in d.names})
+        point_dependents_at(ins, extra[-1])
         apply_generated(ins, rt)
 
 
@@ -84,28 +103,35 @@ def delete_rows(ins: Inspection) -> None:
 
 
 def fresh_loader(ins: Inspection) -> Any:
-    """A MigrationLoader that sees the files as they are now, not as first imported."""
+    """A MigrationLoader that sees the files as they are now, not as first imported: the
+    dependents' modules and the app's migration modules are forgotten first (the latter with
+    the swap's ``forget_modules``)."""
     from django.db import connections
     from django.db.migrations.loader import MigrationLoader
 
-    prefix = ins.migrations_module + "."
     paths = {d.path.resolve() for d in ins.dependents}
     for name, module in list(sys.modules.items()):
         file = getattr(module, "__file__", None)
-        if name.startswith(prefix) or (file and Path(file).resolve() in paths):
+        if file and Path(file).resolve() in paths:
             del sys.modules[name]
-    importlib.invalidate_caches()
+    forget_modules(ins.migrations_module)
     return MigrationLoader(connections[ins.database])
 
 
-def record_generated(ins: Inspection, rt: Runtime) -> None:
-    """Record the new migrations as applied after Django's own introspection agrees."""
+def fresh_executor(ins: Inspection) -> tuple[Any, Any]:
+    """(loader, executor): Django's MigrationExecutor working from a fresh_loader."""
     from django.db import connections
     from django.db.migrations.executor import MigrationExecutor
 
     loader = fresh_loader(ins)
     executor = MigrationExecutor(connections[ins.database])
     executor.loader = loader
+    return loader, executor
+
+
+def record_generated(ins: Inspection, rt: Runtime) -> None:
+    """Record the new migrations as applied after Django's own introspection agrees."""
+    loader, executor = fresh_executor(ins)
     for name in rt.state["generated"]:
         migration = loader.get_migration(ins.label, name)
         if migration.initial:
@@ -121,12 +147,7 @@ def record_generated(ins: Inspection, rt: Runtime) -> None:
 def apply_generated(ins: Inspection, rt: Runtime) -> None:
     """Apply the new migrations in graph order (skipping migrate's history check, which
     would refuse because other apps' applied migrations already depend on them)."""
-    from django.db import connections
-    from django.db.migrations.executor import MigrationExecutor
-
-    loader = fresh_loader(ins)
-    executor = MigrationExecutor(connections[ins.database])
-    executor.loader = loader
+    loader, executor = fresh_executor(ins)
     applied = set(executor.recorder.applied_migrations())
     done = []
     for key in loader.graph.forwards_plan((ins.label, rt.state["leaf"])):
