@@ -42,7 +42,7 @@ def delete_migration_files(folder: Path) -> None:
 
 
 def point_dependents_at(ins: Inspection, name: str) -> None:
-    """Rewrite every dependent file so that its dependencies on the app name NAME."""
+    """Rewrite every dependent file: its dependencies on the app now name migration NAME."""
     mapping = {n: name for d in ins.dependents for n in d.names}
     for d in ins.dependents:
         d.path.write_text(rewrite_dependencies(d.source, ins.label, mapping))
