@@ -12,13 +12,11 @@ import json
 import stat
 from pathlib import Path
 
-from .conftest import Database, Project
+from .conftest import Project
 from .swaphelpers import (
+    assert_same_schema_as_fresh_migrate,
     before_state,
-    fresh_env,
-    mysql_fk_names,
     relabelled,
-    schema,
     snapshot,
     write_new_model,
 )
@@ -108,20 +106,7 @@ def test_swap_from_auth_user_keeps_every_row(db_project: Project, tmp_path: Path
     assert [(r["app_label"], r["model"]) for r in metadata["content_types"]] == [("auth", "user")]
 
     # An empty database still builds from the migrations, and builds the same schema.
-    fresh = Database(project.db.vendor, tmp_path / "fresh")
-    if fresh.vendor == "sqlite":
-        (tmp_path / "fresh").mkdir()
-        fresh.name = str(tmp_path / "fresh" / "db.sqlite3")
-    fresh.create()
-    try:
-        project.ok("migrate", "--no-input", "-v", "0", **fresh_env(project, fresh))
-        built = schema(project, **fresh_env(project, fresh))
-    finally:
-        fresh.drop()
-    swapped = schema(project)
-    if project.db.vendor == "mysql":
-        built, swapped = mysql_fk_names(built), mysql_fk_names(swapped)
-    assert swapped == built
+    assert_same_schema_as_fresh_migrate(project, tmp_path)
 
 
 def test_refuses_a_bigautofield_primary_key(project: Project) -> None:
