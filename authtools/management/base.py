@@ -85,7 +85,7 @@ class ProcedureCommand(BaseCommand):
         if options["dry_run"]:
             self.emit(plan, None, options, "Dry run: nothing was changed.")
             return None
-        if options["interactive"] and not self.confirm():
+        if options["interactive"] and not self.confirm(json_mode):
             raise CommandError("Cancelled: nothing was changed.", returncode=1)
         try:
             backup = Backup.create(self.backup_root(options), plan.procedure)
@@ -104,8 +104,20 @@ class ProcedureCommand(BaseCommand):
             )
         return result
 
-    def confirm(self) -> bool:
-        answer = input("Type 'yes' to continue, or 'no' to cancel: ")
+    def confirm(self, json_mode: bool = False) -> bool:
+        """Ask on the terminal; in JSON mode the question goes to stderr, keeping stdout JSON."""
+        prompt = "Type 'yes' to continue, or 'no' to cancel: "
+        try:
+            if json_mode:
+                self.stderr.write(prompt, ending="")
+                self.stderr.flush()
+                prompt = ""
+            answer = input(prompt)
+        except EOFError:  # no terminal (CI, a pipe): never assume yes
+            raise CommandError(
+                "No answer on standard input: nothing was changed. "
+                "Pass --noinput to run without confirmation."
+            ) from None
         return answer.strip().lower() == "yes"
 
     def emit(
