@@ -14,9 +14,11 @@ from collections.abc import Sequence
 
 
 def build_parser() -> argparse.ArgumentParser:
+    import authtools
     from authtools.management.commands.diagnose_user_model import add_diagnosis_arguments
 
     parser = argparse.ArgumentParser(prog="python -m authtools")
+    parser.add_argument("--version", action="version", version=f"authtools {authtools.__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
     diagnose = sub.add_parser(
         "diagnose",
