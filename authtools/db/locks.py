@@ -46,3 +46,17 @@ def advisory_lock(database: str, name: str) -> Iterator[None]:
                 cursor.execute("SELECT RELEASE_LOCK(%s)", [key])
     else:
         yield
+
+
+def lock_tables(database: str, tables: list[str]) -> None:
+    """Inside a transaction: PostgreSQL locks TABLES (ACCESS EXCLUSIVE) until it ends, so that
+    another session, even one that only reads them, waits. Elsewhere nothing: MySQL's LOCK
+    TABLES would commit the transaction, and SQLite's first write locks the whole file."""
+    from django.db import connections
+
+    connection = connections[database]
+    if connection.vendor != "postgresql" or not tables:
+        return
+    names = ", ".join(connection.ops.quote_name(t) for t in tables)
+    with connection.cursor() as cursor:
+        cursor.execute(f"LOCK TABLE {names} IN ACCESS EXCLUSIVE MODE")

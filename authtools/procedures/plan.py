@@ -53,6 +53,9 @@ class Plan:
     data: dict[str, Any] = field(default_factory=dict)
     # How to undo a run from its backup, as the user types it; {backup} is the folder.
     way_back: str = "--restore {backup}"
+    # Tables locked for the whole transaction where the backend can (PostgreSQL), so that
+    # another process (e.g. a `migrate`) waits for the procedure instead of interleaving.
+    lock_tables: list[str] = field(default_factory=list)
 
     def way_back_for(self, backup: Any) -> str:
         return self.way_back.format(backup=backup)

@@ -80,6 +80,8 @@ def _execute(
 ) -> RunResult:
     from django.db import transaction
 
+    from authtools.db.locks import lock_tables
+
     runtime = Runtime(plan.database, backup, log=log)
     journal: list[str] = backup.read_json(JOURNAL) if backup.has(JOURNAL) else []
     if plan.backup is not None and not skip:
@@ -93,10 +95,11 @@ def _execute(
         backup.write_json(JOURNAL, journal)
 
     for group in _groups(pending, use_transaction):
-        current: Step | None = None
+        current: Step = group[0]
         try:
             if use_transaction and group[0].atomic:
                 with transaction.atomic(using=plan.database):
+                    lock_tables(plan.database, plan.lock_tables)
                     for current in group:
                         log(f"Applying: {current.description}")
                         current.apply(runtime)
@@ -108,7 +111,6 @@ def _execute(
                     current.apply(runtime)
                     record(current)
         except Exception as exc:
-            assert current is not None
             number = plan.steps.index(current) + 1
             undo = (
                 "the database was rolled back"

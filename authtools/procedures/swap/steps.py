@@ -211,7 +211,18 @@ def dropped_values(spec: SwapSpec) -> dict[str, Any]:
 
 
 def build_plan(spec: SwapSpec) -> Plan:
-    plan = Plan(PROCEDURE, spec.database, notes=list(spec.notes), way_back="--rollback {backup}")
+    plan = Plan(
+        PROCEDURE,
+        spec.database,
+        notes=list(spec.notes),
+        way_back="--rollback {backup}",
+        lock_tables=["django_migrations"],
+    )
+    if spec.vendor == "postgresql":
+        plan.notes.append(
+            "django_migrations is locked for the transaction: a migrate started meanwhile waits "
+            "for the swap to commit."
+        )
     for s in spec.steps:
         plan.add(_step(spec, s))
     plan.backup = lambda runtime: backup_metadata(spec, runtime)
