@@ -80,3 +80,21 @@ def test_dry_run_changes_nothing_and_says_so(project: Project) -> None:
     assert result.out.endswith("Dry run: nothing was changed.\n")
     assert permission_count(project) == 0
     assert not (project.path / ".authtools-backups").exists()
+
+
+def test_an_unreachable_database_is_one_line_for_every_recovery_command(project: Project) -> None:
+    server = "postgresql database 'authtools_nowhere' on 127.0.0.1:1 as 'postgres'"
+    env = {"TESTPROJECT_DB": "postgresql", "TESTPROJECT_DB_NAME": "authtools_nowhere"}
+    for command in (
+        ["rebuild_contenttypes", "--noinput"],
+        ["reset_user_migrations", "--noinput"],
+        ["swap_user_model", "--from", "auth.User", "--noinput"],
+    ):
+        result = project.manage(*command, TESTPROJECT_DB_PORT="1", **env)
+        assert result.code == 1, str(result)
+        assert result.out == ""
+        assert result.err.startswith(
+            f"CommandError: Cannot connect to the database 'default' ({server}): "
+        ), str(result)
+        assert result.err.endswith("; start it or fix DATABASES. Nothing was changed.\n")
+        assert len(result.err.splitlines()) == 1

@@ -448,8 +448,9 @@ def test_bad_input_changes_nothing(project: Project) -> None:
         "an authtools backup (no manifest.json). Nothing was changed.\n"
     )
     unreachable = error(TESTPROJECT_DB="postgresql", TESTPROJECT_DB_PORT="1")
-    assert unreachable.startswith("CommandError: Database 'default' cannot be reached (")
-    assert unreachable.endswith("); start it or fix DATABASES. Nothing was changed.\n")
+    assert unreachable.startswith("CommandError: Cannot connect to the database 'default' (")
+    assert unreachable.endswith("; start it or fix DATABASES. Nothing was changed.\n")
+    assert len(unreachable.splitlines()) == 1
     p.set_setting("DEBUG", "False")
     assert error("--reset-db") == (
         "CommandError: --reset-db drops the whole database and is for development only: "

@@ -56,6 +56,15 @@ class ProcedureCommand(BaseCommand):
             help="Output format; json prints the plan and the result as one document.",
         )
 
+    def execute(self, *args: Any, **options: Any) -> Any:
+        """Every recovery needs its database: say so in one line before anything else runs."""
+        from authtools.db.connection import connection_problem
+
+        problem = connection_problem(options.get("database") or "default")
+        if problem:
+            raise CommandError(f"{problem}; start it or fix DATABASES. Nothing was changed.")
+        return super().execute(*args, **options)
+
     # --- to implement -----------------------------------------------------------------------
     def build_plan(self, **options: Any) -> Plan:
         raise NotImplementedError

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import Any, cast
 
 from authtools.db import catalog as db_catalog
+from authtools.db.connection import connection_problem
 from authtools.diagnosis import catalog
 from authtools.diagnosis.context import Context
 from authtools.diagnosis.report import Finding, TableLocation
@@ -27,34 +28,8 @@ def connection_error(ctx: Context) -> str | None:
     Tried once per context."""
     cache: dict[str, str | None] = ctx.extra.setdefault(_UNREACHABLE, {})
     if ctx.database not in cache:
-        from django.db import connections
-
-        connection = connections[ctx.database]
-        try:
-            connection.ensure_connection()
-        except Exception as exc:  # any driver error: bad host, password, database name, driver
-            detail = " ".join(str(exc).split()) or type(exc).__name__
-            cache[ctx.database] = (
-                f"Cannot connect to the database {ctx.database!r} "
-                f"({describe_server(connection.settings_dict)}): {detail}"
-            )
-        else:
-            cache[ctx.database] = None
+        cache[ctx.database] = connection_problem(ctx.database)
     return cache[ctx.database]
-
-
-def describe_server(settings_dict: dict[str, Any]) -> str:
-    """'postgresql database 'shop' on 127.0.0.1:5432 as 'postgres'' or 'sqlite3 file '/x.db''."""
-    engine = str(settings_dict.get("ENGINE", "")).rsplit(".", 1)[-1]
-    name = settings_dict.get("NAME")
-    if engine == "sqlite3":
-        return f"sqlite3 file {str(name)!r}"
-    host = settings_dict.get("HOST") or "localhost"
-    port = settings_dict.get("PORT")
-    server = f"{host}:{port}" if port else str(host)
-    user = settings_dict.get("USER")
-    as_user = f" as {user!r}" if user else ""
-    return f"{engine} database {name!r} on {server}{as_user}"
 
 
 @dataclass(frozen=True)

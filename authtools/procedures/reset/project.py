@@ -84,12 +84,8 @@ def writable_or_raise(folder: Path) -> None:
 
 
 def check_database(database: str) -> None:
-    from django.db import connections
+    from authtools.db.connection import connection_problem
 
-    try:
-        connections[database].ensure_connection()
-    except Exception as exc:
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise ResetError(
-            f"Database {database!r} cannot be reached ({first}); start it or fix DATABASES."
-        ) from None
+    problem = connection_problem(database)
+    if problem:
+        raise ResetError(f"{problem}; start it or fix DATABASES")
