@@ -132,7 +132,7 @@ def server_unavailable(vendor: str) -> str | None:
 
             MySQLdb.connect(connect_timeout=3, **MY).close()
     except Exception as exc:
-        return f"{vendor} at 127.0.0.1 does not answer: {type(exc).__name__}: {exc}"
+        return f"{vendor} at 127.0.0.1 cannot be used: {type(exc).__name__}: {exc}"
     return None
 
 
