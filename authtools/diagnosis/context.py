@@ -102,11 +102,7 @@ class Context:
     # --- files ------------------------------------------------------------------------------
     def display_path(self, path: str | Path) -> str:
         """A path as findings show it: relative to the project root when inside it."""
-        path = Path(path)
-        try:
-            return str(path.resolve().relative_to(self.project_root.resolve()))
-        except ValueError:
-            return str(path)
+        return relative_display(path, self.project_root)
 
     def is_project_file(self, path: str | Path) -> bool:
         """True for the project's own code, False for the stdlib and installed packages."""
@@ -130,6 +126,22 @@ class Context:
             return None
         app_label, model_name = value.split(".")
         return apps.all_models.get(app_label, {}).get(model_name.lower())
+
+
+def current_project_root() -> Path:
+    """The project root of the running (booted) project: where manage.py usually is."""
+    from authtools.diagnosis.boot import booted_state
+
+    return Context.create(booted_state()).project_root
+
+
+def relative_display(path: str | Path, root: Path) -> str:
+    """PATH relative to ROOT when inside it, else as given."""
+    path = Path(path)
+    try:
+        return str(path.resolve().relative_to(root.resolve()))
+    except ValueError:
+        return str(path)
 
 
 def module_file(module: str) -> Path | None:

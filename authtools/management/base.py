@@ -73,10 +73,9 @@ class ProcedureCommand(BaseCommand):
     def backup_root(self, options: dict[str, Any]) -> Path:
         if options.get("backup_dir"):
             return Path(options["backup_dir"])
-        from authtools.diagnosis.boot import booted_state
-        from authtools.diagnosis.context import Context
+        from authtools.diagnosis.context import current_project_root
 
-        return Context.create(booted_state()).project_root / ".authtools-backups"
+        return current_project_root() / ".authtools-backups"
 
     def handle(self, *args: Any, **options: Any) -> None:
         plan = self.build_plan(**options)

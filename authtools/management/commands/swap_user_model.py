@@ -113,12 +113,11 @@ class Command(ProcedureCommand):
     def scaffold(self, options: dict[str, Any]) -> None:
         from django.conf import settings
 
-        from authtools.diagnosis.boot import booted_state
-        from authtools.diagnosis.context import Context
+        from authtools.diagnosis.context import current_project_root
         from authtools.procedures.swap.scaffold import plan_scaffold, write_scaffold
         from authtools.procedures.swap.settings_edit import plan_settings_edit, write_settings
 
-        root = Context.create(booted_state()).project_root
+        root = current_project_root()
         app = options["scaffold"]
         scaffold = plan_scaffold(app, root, options["database"])
         edit = plan_settings_edit(settings.SETTINGS_MODULE, scaffold.model_label, app)

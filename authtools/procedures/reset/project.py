@@ -13,10 +13,9 @@ from authtools.procedures.reset.spec import ResetError
 
 
 def project_root() -> Path:
-    from authtools.diagnosis.boot import booted_state
-    from authtools.diagnosis.context import Context
+    from authtools.diagnosis.context import current_project_root
 
-    return Context.create(booted_state()).project_root
+    return current_project_root()
 
 
 def resolve_app(label: str | None) -> Any:

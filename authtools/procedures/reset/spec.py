@@ -81,10 +81,9 @@ class Inspection:
     revert_reason: str | None = None
 
     def display(self, path: Path) -> str:
-        try:
-            return str(path.resolve().relative_to(self.root.resolve()))
-        except ValueError:
-            return str(path)
+        from authtools.diagnosis.context import relative_display
+
+        return relative_display(path, self.root)
 
     @property
     def healthy(self) -> bool:
