@@ -40,12 +40,27 @@ def build_parser() -> argparse.ArgumentParser:
     add_diagnosis_arguments(diagnose, None)
     diagnose.set_defaults(subparser=diagnose)
     sub.add_parser("ids", help="Print the table of finding ids (markdown).")
+    fix = sub.add_parser(
+        "fix",
+        help="Rewrite hard-coded user-model references (manage.py fix_user_model_code), "
+        "also when manage.py cannot start (an import cycle).",
+        description="Run manage.py fix_user_model_code with Django set up step by step, so "
+        "that it also works when an import cycle stops manage.py; the other options are "
+        "fix_user_model_code's (python -m authtools fix --settings=S --help lists them).",
+        add_help=False,
+    )
+    fix.add_argument("--settings", help="The settings module, e.g. mysite.settings.")
+    fix.add_argument("--pythonpath", help="A folder to put on sys.path first.")
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
-    args = parser.parse_args(argv)
+    args, rest = parser.parse_known_args(argv)
+    if args.command == "fix":
+        return fix(parser, args, rest)
+    if rest:
+        parser.error(f"unrecognized arguments: {' '.join(rest)}")
     if args.command == "ids":
         from authtools.diagnosis.catalog import markdown_table
 
@@ -96,6 +111,28 @@ def diagnose(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
         print(f"\nDjango set-up stopped at {state.failure.phase!r}:", file=sys.stderr)
         print(state.failure.traceback, file=sys.stderr)
     return report.exit_code(args.fail_level)
+
+
+def fix(parser: argparse.ArgumentParser, args: argparse.Namespace, rest: list[str]) -> int:
+    """fix_user_model_code on a project set up as far as it goes (apps may fail to load)."""
+    settings_module = args.settings or os.environ.get("DJANGO_SETTINGS_MODULE")
+    if not settings_module:
+        parser.error("no settings: pass --settings=mysite.settings or set DJANGO_SETTINGS_MODULE")
+    sys.path.insert(0, os.path.abspath(args.pythonpath or os.getcwd()))
+    os.environ["DJANGO_SETTINGS_MODULE"] = settings_module
+
+    from authtools.diagnosis.boot import boot
+
+    state = boot(settings_module)
+    if not state.ok("settings"):
+        parser.error(
+            f"the settings module {settings_module!r} cannot be loaded: run "
+            f"python -m authtools diagnose --settings={settings_module}"
+        )
+    from authtools.management.commands.fix_user_model_code import Command
+
+    Command().run_from_argv(["python -m authtools", "fix", *rest])
+    return 0
 
 
 if __name__ == "__main__":
