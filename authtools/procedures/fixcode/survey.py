@@ -49,7 +49,8 @@ class FileFix:
             fromfile=f"a/{self.rel}",
             tofile=f"b/{self.rel}",
         )
-        return [line.rstrip("\n") for line in lines]
+        # A blank context line is shown empty, so that the plan has no trailing spaces.
+        return [line.rstrip("\n") if line.strip() else "" for line in lines]
 
 
 @dataclass
