@@ -317,3 +317,124 @@ def test_a_crafted_backup_is_refused_and_changes_nothing(project: Project) -> No
         "CommandError: fixed-files.json: files[0]: the saved copy of 'shop/models.py' is "
         "missing or altered. Nothing was changed.\n"
     )
+
+
+MENTOR_MIGRATION = """\
+import django.db.models.deletion
+from django.db import migrations, models
+
+
+class Migration(migrations.Migration):
+    dependencies = [
+        ("auth", "0012_alter_user_first_name_max_length"),
+        ("profiles", "0001_initial"),
+    ]
+
+    operations = [
+        migrations.AddField(
+            model_name="profile",
+            name="mentor",
+            field=models.ForeignKey(
+                null=True,
+                on_delete=django.db.models.deletion.SET_NULL,
+                related_name="+",
+                to="auth.user",
+            ),
+        ),
+    ]
+"""
+
+
+BEFORE_SWAP = """\
+Plan (fix_user_model_code):
+  1. Rewrite profiles/models.py: 1 change
+       --- a/profiles/models.py
+       +++ b/profiles/models.py
+       @@ -6,5 +6,5 @@
+            user = models.OneToOneField(settings.AUTH_USER_MODEL, on_delete=models.CASCADE)
+            bio = models.TextField(blank=True)
+            mentor = models.ForeignKey(
+       -        "auth.User", null=True, on_delete=models.SET_NULL, related_name="+"
+       +        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
+            )
+  2. Rewrite shop/models.py: 1 change
+       --- a/shop/models.py
+       +++ b/shop/models.py
+       @@ -7,7 +7,7 @@
+                settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="orders"
+            )
+            clerk = models.ForeignKey(
+       -        "auth.User", null=True, on_delete=models.SET_NULL, related_name="+"
+       +        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
+            )
+            total = models.DecimalField(max_digits=10, decimal_places=2)
+            created = models.DateTimeField(auto_now_add=True)
+  3. Rewrite shop/migrations/0002_order_clerk.py: 2 changes
+       --- a/shop/migrations/0002_order_clerk.py
+       +++ b/shop/migrations/0002_order_clerk.py
+       @@ -1,10 +1,11 @@
+       +from django.conf import settings
+        import django.db.models.deletion
+        from django.db import migrations, models
+
+
+        class Migration(migrations.Migration):
+            dependencies = [
+       -        ("auth", "0012_alter_user_first_name_max_length"),
+       +        migrations.swappable_dependency(settings.AUTH_USER_MODEL),
+                ("shop", "0001_initial"),
+            ]
+
+       @@ -16,7 +17,7 @@
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+       -                to="auth.user",
+       +                to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+            ]
+""" + (
+    "  Note: Left alone: profiles/migrations/0002_profile_mentor.py:19: the migration: "
+    "it is applied: rewriting it would change what it did\n"
+)
+
+
+def test_before_a_swap_auth_user_project_applied_migration_left_alone(db_project: Project) -> None:
+    """A project still on auth.User hard-codes it (babybuddy's ForeignKey("auth.User")): the
+    rewrite is what a later swap needs. An applied migration is left as it is."""
+    project = db_project
+    settings = project.read("testproject/settings.py")
+    project.write(
+        "testproject/settings.py",
+        settings + "INSTALLED_APPS = [a for a in INSTALLED_APPS if a != 'accounts']\n"
+        "AUTH_USER_MODEL = 'auth.User'\n",
+    )
+    project.remove("accounts")
+    clerk_field = (
+        '    {} = models.ForeignKey(\n        "auth.User", null=True, on_delete=models.SET_NULL, '
+        'related_name="+"\n    )\n'
+    )
+    mentor = clerk_field.format("mentor")
+    profiles = project.read("profiles/models.py")
+    project.write("profiles/models.py", profiles + mentor)
+    project.write("profiles/migrations/0002_profile_mentor.py", MENTOR_MIGRATION)
+    project.migrate()
+    project.write("shop/migrations/0002_order_clerk.py", CLERK_MIGRATION)
+    shop = project.read("shop/models.py").replace(
+        "    total =",
+        clerk_field.format("clerk") + "    total =",
+    )
+    project.write("shop/models.py", shop)
+
+    result = project.manage("fix_user_model_code", "--noinput")
+    assert result.code == 0, str(result)
+    [backup] = [p for p in (project.path / ".authtools-backups").iterdir() if p.is_dir()]
+    assert plain(result.out) == BEFORE_SWAP + f"Backup: {backup}\nDone; verified.\n"
+    assert project.read("profiles/migrations/0002_profile_mentor.py") == MENTOR_MIGRATION
+    # settings.AUTH_USER_MODEL names auth.User here: the models and the applied history agree.
+    assert project.ok("makemigrations", "--check", "--dry-run").out == "No changes detected\n"
+    assert project.ok("migrate", "--no-input").out.endswith(
+        "Applying shop.0002_order_clerk... OK\n"
+    )
+    assert project.ok("check").out == "System check identified no issues (0 silenced).\n"

@@ -117,9 +117,14 @@ class _Rewriter:
     # --- driver ---------------------------------------------------------------------------
     def run(self) -> Result:
         if self.kind == "migration" and self.applied:
-            if self._mentions_auth_user():
+            line = self._auth_user_line()
+            if line:
                 self.result.left.append(
-                    Left(1, "the migration", "it is applied: rewriting it would change what it did")
+                    Left(
+                        line,
+                        "the migration",
+                        "it is applied: rewriting it would change what it did",
+                    )
                 )
             return self.result
         bindings = self._bindings()
@@ -138,13 +143,15 @@ class _Rewriter:
         self.result.source = text
         return self.result
 
-    def _mentions_auth_user(self) -> bool:
-        return any(
-            isinstance(n, ast.Constant)
-            and isinstance(n.value, str)
-            and n.value.lower() == "auth.user"
+    def _auth_user_line(self) -> int | None:
+        """The first line that names auth.User (a string or apps.get_model), if any."""
+        lines = [
+            n.lineno
             for n in ast.walk(self.tree)
-        )
+            if (isinstance(n, ast.Constant) and str(n.value).lower() == "auth.user")
+            or (isinstance(n, ast.Call) and _is_get_model_of_auth_user(n))
+        ]
+        return min(lines) if lines else None
 
     # --- bindings of the user class -------------------------------------------------------
     def _bindings(self) -> list[_Binding]:
