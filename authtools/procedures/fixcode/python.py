@@ -357,12 +357,13 @@ class _Rewriter:
                 continue
             if binding.alias is None:  # NAME = get_user_model() at module level
                 start, end = self.offsets.whole_lines(binding.statement)
+                start = self._blank_line_before(start, end)
                 self._add(start, end, "", binding.statement.lineno, self._line(binding.statement))
                 dropped_calls.append(binding.statement)
                 continue
             assert isinstance(binding.statement, ast.ImportFrom)
             removed.setdefault(binding.statement, []).append(binding.alias)
-        if dropped_calls and "get_user_model" not in self.needs:
+        if dropped_calls and not any(e.text == CALL for e in self.edits):
             self._drop_unused_get_user_model(dropped_calls, removed)
         replacement = self._new_imports()
         for statement, aliases in removed.items():
