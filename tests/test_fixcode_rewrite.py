@@ -209,3 +209,47 @@ def test_permission_strings_only_whole_and_only_for_a_custom_model() -> None:
     assert result.left == [Left(3, '"auth." "view_user"', "a permission string written in pieces")]
     auth = Target("auth", "user", "User", "django.contrib.auth.models")
     assert run(source, target=auth).source == textwrap.dedent(source)
+
+
+def test_a_class_attribute_named_settings_in_another_model_does_not_block() -> None:
+    """babybuddy's core/models.py: Feeding has settings = FeedingSettings(), Timer relates to
+    "auth.User"; a class attribute only shadows the import inside its own class body."""
+    result = run(
+        """\
+        from django.db import models
+
+
+        class Feeding(models.Model):
+            settings = object()
+
+
+        class Timer(models.Model):
+            user = models.ForeignKey("auth.User", on_delete=models.CASCADE)
+
+
+        class Note(models.Model):
+            settings = object()
+            author = models.ForeignKey("auth.User", on_delete=models.CASCADE)
+        """,
+        kind="models",
+    )
+    assert result.source == textwrap.dedent(
+        """\
+        from django.conf import settings
+        from django.db import models
+
+
+        class Feeding(models.Model):
+            settings = object()
+
+
+        class Timer(models.Model):
+            user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE)
+
+
+        class Note(models.Model):
+            settings = object()
+            author = models.ForeignKey("auth.User", on_delete=models.CASCADE)
+        """
+    )
+    assert result.left == [Left(14, '"auth.User"', "'settings' is bound at line 13")]

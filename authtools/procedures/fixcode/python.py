@@ -113,6 +113,7 @@ class _Rewriter:
         self.edits: list[Edit] = []
         self.result = Result(source)
         self.needs: set[str] = set()  # imports to add: "settings", "get_user_model"
+        self.scopes: dict[str, list[ast.AST]] = {}  # name -> scopes of the edits that use it
 
     # --- driver ---------------------------------------------------------------------------
     def run(self) -> Result:
@@ -286,7 +287,7 @@ class _Rewriter:
                 start, _ = self.offsets.span(first)
                 _, end = self.offsets.span(last)
                 self._add(start, end, SETTING, node.lineno, self.source[start:end])
-                self.needs.add("settings")
+                self._need("settings", node)
 
     def _rewrite_dependencies(self) -> None:
         """In a migration now related to settings.AUTH_USER_MODEL: depend on it, not on auth."""
@@ -302,7 +303,6 @@ class _Rewriter:
                 return
             auth = [e for e in elements if _is_app_dependency(e, "auth")]
             if not auth:
-                self.needs.add("settings")
                 self._append_dependency(node.value)
                 return
             if self._other_auth_references():
@@ -321,7 +321,7 @@ class _Rewriter:
         else:
             text = f"{SWAPPABLE},\n{' ' * first.col_offset}"
         self._add(start, start, text, first.lineno, "")
-        self.needs.add("settings")
+        self._need("settings", container)
 
     def _other_auth_references(self) -> bool:
         """Does the migration still refer to another auth model (Group, Permission)?"""
@@ -431,41 +431,57 @@ class _Rewriter:
                     if alias.name == "get_user_model" and alias.asname is None:
                         removed.setdefault(node, []).append(alias)
 
-    def _can_bind(self, name: str) -> bool:
+    def _can_bind(self, name: str) -> None:
         """Is NAME free, or already bound to what the rewrite needs? If bound otherwise, undo."""
         wanted = {
             "settings": ("django.conf", "settings"),
             "get_user_model": ("django.contrib.auth", "get_user_model"),
         }[name]
+        imported = False
         for node in self.tree.body:
             if isinstance(node, ast.ImportFrom):
                 for alias in node.names:
                     if (alias.asname or alias.name) == name:
-                        if (node.module, alias.name) == wanted:
-                            self.needs.discard(name)
-                            return True
-                        return self._undo(name, f"{name!r} is imported from {node.module}")
+                        if (node.module, alias.name) != wanted:
+                            self._undo(name, f"{name!r} is imported from {node.module}")
+                            return
+                        imported = True
+        # Another binding shadows the import where it is at module level, or in the very class
+        # or function body an edit is in (a class attribute 'settings' of another model does not).
+        scopes = self.scopes.get(name, [])
         for other in ast.walk(self.tree):
             if (
                 isinstance(other, ast.Name)
                 and other.id == name
                 and not isinstance(other.ctx, ast.Load)
             ):
-                return self._undo(name, f"{name!r} is bound at line {other.lineno}")
-        return True
+                scope = self._scope(other)
+                reason = f"{name!r} is bound at line {other.lineno}"
+                if scope is self.tree:
+                    self._undo(name, reason)
+                    return
+                if any(scope is s for s in scopes):
+                    self._undo(name, reason, within=scope)
+        if imported:
+            self.needs.discard(name)
 
-    def _undo(self, name: str, reason: str) -> bool:
-        """Drop every edit that needs NAME: the module cannot be rewritten safely."""
+    def _undo(self, name: str, reason: str, within: ast.AST | None = None) -> None:
+        """Drop every edit that needs NAME (only those inside WITHIN when given): it would not
+        refer to what the rewrite means there."""
         text = SETTING if name == "settings" else CALL
-        dropped = [e for e in self.edits if text in e.text]
-        self.edits = [e for e in self.edits if text not in e.text]
-        self.result.changes = [c for c in self.result.changes if text not in c.after]
+        low, high = self.offsets.span(within) if within is not None else (0, len(self.source))
+        dropped = [e for e in self.edits if text in e.text and low <= e.start < high]
+        self.edits = [e for e in self.edits if e not in dropped]
+        lines = {e.line for e in dropped}
+        self.result.changes = [
+            c for c in self.result.changes if not (text in c.after and c.line in lines)
+        ]
         for edit in dropped:
             self.result.left.append(Left(edit.line, self.source[edit.start : edit.end], reason))
-        self.needs.discard(name)
+        if not any(text in e.text for e in self.edits):
+            self.needs.discard(name)
         if name == "settings":
             self.edits = [e for e in self.edits if SWAPPABLE not in e.text]
-        return False
 
     def _new_imports(self) -> list[str]:
         lines = []
@@ -507,7 +523,12 @@ class _Rewriter:
         start, end = self.offsets.span(node)
         self._add(start, end, text, node.lineno, self.source[start:end])  # type: ignore[attr-defined]
         if needs:
-            self.needs.add(needs)
+            self._need(needs, node)
+
+    def _need(self, name: str, node: ast.AST) -> None:
+        """An edit at NODE uses NAME (to be imported unless it is already)."""
+        self.needs.add(name)
+        self.scopes.setdefault(name, []).append(self._scope(node))
 
     def _add(self, start: int, end: int, text: str, line: int, before: str) -> None:
         self.edits.append(Edit(start, end, text, line))
