@@ -210,6 +210,12 @@ def break_the_project(project: Project) -> dict[str, str]:
     return files
 
 
+def crlf(project: Project, rel: str) -> None:
+    """Give REL Windows line endings, as files edited on Windows have."""
+    path = project.path / rel
+    path.write_bytes(path.read_bytes().replace(b"\n", b"\r\n"))
+
+
 def fix(project: Project, *args: str) -> Result:
     """python -m authtools fix: works where manage.py cannot start (the import cycle)."""
     return project.authtools("fix", "--settings", "testproject.settings", *args)
@@ -247,6 +253,7 @@ def test_dry_run_shows_the_diff_and_changes_nothing(project: Project) -> None:
 
 def test_fix_verify_second_run_and_restore_byte_for_byte(project: Project) -> None:
     files = break_the_project(project)
+    crlf(project, "shop/views.py")
     originals = {rel: (project.path / rel).read_bytes() for rel in files}
 
     result = fix(project, "--noinput")
@@ -255,6 +262,8 @@ def test_fix_verify_second_run_and_restore_byte_for_byte(project: Project) -> No
     assert plain(result.out) == DRY_RUN + f"Backup: {backup}\nDone; verified.\n"
     assert project.read("shop/models.py") == FIXED_SHOP_MODELS
     assert project.read("accounts/models.py") == ACCOUNTS_MODELS  # the cycle is broken in shop
+    views = (project.path / "shop/views.py").read_bytes()
+    assert views.count(b"\r\n") == views.count(b"\n") == 12  # still Windows line endings
 
     # The project starts again, and Django agrees with the rewrite.
     assert project.ok("check").out == "System check identified no issues (0 silenced).\n"

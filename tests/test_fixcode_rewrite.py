@@ -253,3 +253,58 @@ def test_a_class_attribute_named_settings_in_another_model_does_not_block() -> N
         """
     )
     assert result.left == [Left(14, '"auth.User"', "'settings' is bound at line 13")]
+
+
+def test_get_user_model_at_import_time_becomes_the_lazy_setting_where_django_takes_it() -> None:
+    """babybuddy's models.py: @receiver(post_save, sender=get_user_model()) (W203)."""
+    result = run(
+        """\
+        from django.conf import settings
+        from django.contrib.auth import get_user_model
+        from django.db import models
+        from django.db.models.signals import post_save
+        from django.dispatch import receiver
+
+        ADMINS = get_user_model().objects.filter(is_superuser=True)
+
+
+        class Settings(models.Model):
+            user = models.OneToOneField(get_user_model(), on_delete=models.CASCADE)
+
+
+        @receiver(post_save, sender=get_user_model())
+        def create_user_settings(sender, instance, created, **kwargs):
+            if created:
+                Settings.objects.create(user=instance)
+        """,
+        kind="models",
+    )
+    assert result.source == textwrap.dedent(
+        """\
+        from django.conf import settings
+        from django.contrib.auth import get_user_model
+        from django.db import models
+        from django.db.models.signals import post_save
+        from django.dispatch import receiver
+
+        ADMINS = get_user_model().objects.filter(is_superuser=True)
+
+
+        class Settings(models.Model):
+            user = models.OneToOneField(settings.AUTH_USER_MODEL, on_delete=models.CASCADE)
+
+
+        @receiver(post_save, sender=settings.AUTH_USER_MODEL)
+        def create_user_settings(sender, instance, created, **kwargs):
+            if created:
+                Settings.objects.create(user=instance)
+        """
+    )
+    assert result.left == [
+        Left(
+            7,
+            "get_user_model()",
+            "get_user_model() at import time of a models module: only a relation or a model "
+            "signal's sender can take settings.AUTH_USER_MODEL instead",
+        )
+    ]

@@ -94,9 +94,14 @@ def save_backup(found: Survey, runtime: Runtime) -> None:
     )
 
 
+def read(path: Path) -> str:
+    """A file's text as the survey read it: UTF-8, line endings as they are."""
+    return path.read_bytes().decode("utf-8")
+
+
 def write_fix(fix: FileFix) -> None:
     """Write FIX's new text, unless the file changed since the plan was made."""
-    current = fix.path.read_text(encoding="utf-8")
+    current = read(fix.path)
     if current != fix.before:
         raise FixError(f"{fix.rel!r} changed since the plan was made; run the fixer again")
     _write_text(fix.path, fix.after)
@@ -161,7 +166,7 @@ def verify(found: Survey, before: list[tuple[str, str]]) -> list[str]:
         if fix.kind is None:
             continue
         try:
-            compile(fix.path.read_text(encoding="utf-8"), str(fix.path), "exec")
+            compile(read(fix.path), str(fix.path), "exec")
         except SyntaxError as exc:
             failures.append(f"{fix.rel} does not compile: {exc}")
     after = _findings(found.root)
@@ -182,8 +187,8 @@ def restore_plan(database: str, backup: Any, root: Path) -> Plan:
     entries = _validated_entries(backup, root)
     plan = Plan(PROCEDURE, database)
     for rel, copy, target, after in entries:
-        original = copy.read_text(encoding="utf-8")
-        current = target.read_text(encoding="utf-8")
+        original = read(copy)
+        current = read(target)
         if current == original:
             continue
         if sha256(current) != after:
@@ -206,7 +211,7 @@ def restore_plan(database: str, backup: Any, root: Path) -> Plan:
 
 
 def _restore(fix: FileFix, runtime: Runtime) -> None:
-    if fix.path.read_text(encoding="utf-8") != fix.before:
+    if read(fix.path) != fix.before:
         raise FixError(f"{fix.rel!r} changed since the plan was made; run --restore again")
     _write_text(fix.path, fix.after)
 
@@ -247,7 +252,7 @@ def _validated_entries(backup: Any, root: Path) -> list[tuple[str, Path, Path, s
         copy = (backup.path / "files" / rel).resolve()
         if not target.is_relative_to(real_root) or not copy.is_relative_to(backup.path.resolve()):
             raise FixError(f"{field}: path {rel!r} leads outside the project or the backup")
-        if not copy.is_file() or sha256(copy.read_text(encoding="utf-8")) != item["before"]:
+        if not copy.is_file() or sha256(read(copy)) != item["before"]:
             raise FixError(f"{field}: the saved copy of {rel!r} is missing or altered")
         if not target.is_file():
             raise FixError(f"{field}: {rel!r} is not in the project any more")

@@ -114,6 +114,7 @@ class _Rewriter:
         self.result = Result(source)
         self.needs: set[str] = set()  # imports to add: "settings", "get_user_model"
         self.scopes: dict[str, list[ast.AST]] = {}  # name -> scopes of the edits that use it
+        self.replaced_calls = False  # a get_user_model() call was rewritten
 
     # --- driver ---------------------------------------------------------------------------
     def run(self) -> Result:
@@ -131,6 +132,8 @@ class _Rewriter:
         bindings = self._bindings()
         self._rewrite_uses(bindings)
         self._rewrite_strings()
+        if self.kind == "models":
+            self._rewrite_import_time_calls()
         if self.kind == "migration" and any(e.text == SETTING for e in self.edits):
             self._rewrite_dependencies()
         self._settle_imports(bindings)
@@ -261,6 +264,31 @@ class _Rewriter:
         elif binding.origin != "call":
             self._replace(use, CALL, "get_user_model")
 
+    def _rewrite_import_time_calls(self) -> None:
+        """get_user_model() evaluated while a models module is imported (W203): as a relation's
+        model or a model signal's sender, settings.AUTH_USER_MODEL says the same lazily."""
+        for node in ast.walk(self.tree):
+            if not _is_get_user_model_call(node) or self._in_function_body(node):
+                continue
+            parent = self.parents.get(node)
+            if isinstance(parent, ast.Assign) and self.parents.get(parent) is self.tree:
+                continue  # NAME = get_user_model(): a binding, rewritten through its uses
+            caller = self.parents.get(parent) if isinstance(parent, ast.keyword) else None
+            if self._relation_argument(node) is not None or (
+                isinstance(parent, ast.keyword)
+                and parent.arg == "sender"
+                and isinstance(caller, ast.Call)
+                and _callee(caller) in ("receiver", "connect")
+            ):
+                self._replace(node, SETTING, "settings")
+                self.replaced_calls = True
+            else:
+                self._leave(
+                    node,
+                    "get_user_model() at import time of a models module: only a relation or "
+                    "a model signal's sender can take settings.AUTH_USER_MODEL instead",
+                )
+
     def _rewrite_strings(self) -> None:
         for node in ast.walk(self.tree):
             if not isinstance(node, ast.Constant) or not isinstance(node.value, str):
@@ -363,7 +391,7 @@ class _Rewriter:
                 continue
             assert isinstance(binding.statement, ast.ImportFrom)
             removed.setdefault(binding.statement, []).append(binding.alias)
-        if dropped_calls and not any(e.text == CALL for e in self.edits):
+        if (dropped_calls or self.replaced_calls) and not any(e.text == CALL for e in self.edits):
             self._drop_unused_get_user_model(dropped_calls, removed)
         replacement = self._new_imports()
         for statement, aliases in removed.items():
@@ -416,20 +444,22 @@ class _Rewriter:
     def _drop_unused_get_user_model(
         self, dropped: list[ast.stmt], removed: dict[ast.ImportFrom, list[ast.alias]]
     ) -> None:
-        """NAME = get_user_model() went away: so does its import, if nothing else calls it."""
+        """NAME = get_user_model() or the calls went away: so does the import, if nothing else
+        calls it."""
         inside = {id(n) for s in dropped for n in ast.walk(s)}
-        calls = [
-            n
-            for n in ast.walk(self.tree)
-            if isinstance(n, ast.Name) and n.id == "get_user_model" and id(n) not in inside
-        ]
-        if calls:
-            return
-        for node in self.tree.body:
-            if isinstance(node, ast.ImportFrom) and node.module == "django.contrib.auth":
-                for alias in node.names:
+        edited = {(e.start, e.end) for e in self.edits if e.text}
+        for node in ast.walk(self.tree):
+            if not (isinstance(node, ast.Name) and node.id == "get_user_model"):
+                continue
+            call = self.parents.get(node)
+            replaced = isinstance(call, ast.Call) and self.offsets.span(call) in edited
+            if id(node) not in inside and not replaced:
+                return
+        for statement in self.tree.body:
+            if isinstance(statement, ast.ImportFrom) and statement.module == "django.contrib.auth":
+                for alias in statement.names:
                     if alias.name == "get_user_model" and alias.asname is None:
-                        removed.setdefault(node, []).append(alias)
+                        removed.setdefault(statement, []).append(alias)
 
     def _can_bind(self, name: str) -> None:
         """Is NAME free, or already bound to what the rewrite needs? If bound otherwise, undo."""
@@ -607,13 +637,16 @@ class _Rewriter:
         return self.tree
 
 
-def _is_relation(call: ast.Call) -> bool:
+def _callee(call: ast.Call) -> str:
     func = call.func
-    name = func.attr if isinstance(func, ast.Attribute) else getattr(func, "id", "")
-    return name in RELATION_FIELDS
+    return func.attr if isinstance(func, ast.Attribute) else getattr(func, "id", "")
 
 
-def _is_get_user_model_call(node: ast.expr) -> bool:
+def _is_relation(call: ast.Call) -> bool:
+    return _callee(call) in RELATION_FIELDS
+
+
+def _is_get_user_model_call(node: ast.AST) -> bool:
     return (
         isinstance(node, ast.Call)
         and not node.args

@@ -44,8 +44,8 @@ class FileFix:
 
     def diff(self) -> list[str]:
         lines = difflib.unified_diff(
-            self.before.splitlines(keepends=True),
-            self.after.splitlines(keepends=True),
+            self.before.replace("\r\n", "\n").splitlines(keepends=True),
+            self.after.replace("\r\n", "\n").splitlines(keepends=True),
             fromfile=f"a/{self.rel}",
             tofile=f"b/{self.rel}",
         )
@@ -103,15 +103,19 @@ def survey(ctx: Context, database: str) -> Survey:
     for name in source.iter_files(root, (".py", *TEMPLATE_SUFFIXES)):
         path = Path(name)
         text = source.read_text(path)
-        if text is None:
-            continue
+        if text is None or ("\ufffd" in text and not _strict_utf8(path)):
+            continue  # unreadable, or not UTF-8: a rewrite could not give its bytes back
         rel = relative_display(path, root)
         if name.endswith(".py"):
             if "auth" not in text and target.module not in text and "get_user_model" not in text:
                 continue
             kind, applied = kinds.get(os.path.realpath(name), ("code", False))
-            result = rewrite(text, target, kind, applied=applied)
-            fix = FileFix(path, rel, kind, text, result.source, result.changes, result.left)
+            crlf = text.count("\r\n") == text.count("\n") > 0  # a Windows file stays one
+            result = rewrite(
+                text.replace("\r\n", "\n") if crlf else text, target, kind, applied=applied
+            )
+            after = result.source.replace("\n", "\r\n") if crlf else result.source
+            fix = FileFix(path, rel, kind, text, after, result.changes, result.left)
         elif f"{os.sep}templates{os.sep}" in name and TEMPLATE_PERMISSION.search(text):
             result = rewrite_template(text, target)
             fix = FileFix(path, rel, None, text, result.source, result.changes, result.left)
@@ -120,6 +124,14 @@ def survey(ctx: Context, database: str) -> Survey:
         if fix.changed or fix.left:
             files.append(fix)
     return Survey(root, target, files)
+
+
+def _strict_utf8(path: Path) -> bool:
+    try:
+        path.read_bytes().decode("utf-8")
+    except (OSError, UnicodeDecodeError):
+        return False
+    return True
 
 
 def _python_kinds(ctx: Context, database: str) -> dict[str, tuple[Kind, bool]]:
