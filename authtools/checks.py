@@ -1,25 +1,66 @@
-"""The static findings, as Django system checks: ``manage.py check`` shows them."""
+"""The findings about the project's own code, as Django system checks: ``manage.py check``.
+
+Installing authtools must never make a working project fail its checks (and with them
+``migrate``, ``runserver`` and ``test``), so the checks are a strict subset of the diagnosis:
+
+- only the probes that need neither the database nor the migration files: the setting, the
+  model, imports and references (``python manage.py diagnose_user_model`` runs them all);
+- only the project's own code: a finding located outside the project root (an installed
+  package, Django itself) is left out, and the references probe does not read third-party
+  packages here (the diagnosis reports them apart, as authtools.W304);
+- no style advice: W204 (a models module imports the user class) is left out;
+- an Error only where Django itself fails: E001 (a custom user model while AUTH_USER_MODEL is
+  unset) is a Warning here, since Django runs on auth.User and reports any accessor clash
+  itself (fields.E304).
+
+Any id can be silenced with SILENCED_SYSTEM_CHECKS = ["authtools.W303"].
+"""
 
 from __future__ import annotations
 
+from types import ModuleType
 from typing import Any
 
 from django.core import checks
 
+NOT_CHECKS = frozenset({"authtools.W204", "authtools.W304"})
+CHECK_LEVEL = {"authtools.E001": "warning"}
+LEVELS = {"error": checks.Error, "warning": checks.Warning, "info": checks.Info}
+
+
+def static_probes() -> list[ModuleType]:
+    """The probes the checks run, in report order (imported only when the checks run)."""
+    from authtools.diagnosis.probes import imports, model, references, setting
+
+    return [setting, model, imports, references]
+
 
 def check_user_model(app_configs: Any = None, **kwargs: Any) -> list[checks.CheckMessage]:
-    """Run the probes that need no database and turn their findings into CheckMessages."""
-    from authtools.diagnosis import Context, run_probes
+    """Run the static probes and turn the findings about the project's code into messages."""
+    from authtools.diagnosis import source
     from authtools.diagnosis.boot import booted_state
+    from authtools.diagnosis.context import Context
+    from authtools.diagnosis.report import FileLocation
 
-    level = {"error": checks.Error, "warning": checks.Warning, "info": checks.Info}
+    ctx = Context.create(booted_state(), use_db=False, extra={"system_check": True})
+    project = source.project_paths(ctx)
+    root = ctx.project_root
     messages: list[checks.CheckMessage] = []
-    for finding in run_probes(
-        Context.create(booted_state(), use_db=False, extra={"system_check": True}), static_only=True
-    ):
-        hint = finding.hint
-        if finding.fix_command:
-            hint = f"{hint} Fix: {finding.fix_command}"
-        where = f" ({finding.location})" if finding.location else ""
-        messages.append(level[finding.severity](finding.message + where, hint=hint, id=finding.id))
+    seen: set[Any] = set()
+    for probe in static_probes():
+        if not ctx.boot.ok(probe.REQUIRES):
+            continue
+        for finding in probe.run(ctx):
+            if finding.id in NOT_CHECKS or finding in seen:
+                continue
+            seen.add(finding)
+            location = finding.location
+            if isinstance(location, FileLocation) and not project.contains(root / location.file):
+                continue  # not the project's code (an absolute path outside the root)
+            hint = finding.hint
+            if finding.fix_command:
+                hint = f"{hint} Fix: {finding.fix_command}"
+            where = f" ({location})" if location else ""
+            level = LEVELS[CHECK_LEVEL.get(finding.id, finding.severity)]
+            messages.append(level(finding.message + where, hint=hint, id=finding.id))
     return messages

@@ -294,8 +294,65 @@ def _dotted(node: ast.expr) -> str:
 dotted = _dotted
 
 
-def _is_type_checking(test: ast.expr) -> bool:
+def is_type_checking(test: ast.expr) -> bool:
     return _dotted(test) in ("TYPE_CHECKING", "typing.TYPE_CHECKING", "t.TYPE_CHECKING")
+
+
+class RuntimeVisitor(ast.NodeVisitor):
+    """A visitor that walks only what can run: annotations (of arguments, returns and
+    variables), the type given to ``typing.cast()``, ``type X = ...`` aliases and
+    ``if TYPE_CHECKING:`` blocks are skipped."""
+
+    def visit_If(self, node: ast.If) -> None:
+        if is_type_checking(node.test):
+            for stmt in node.orelse:
+                self.visit(stmt)
+            return
+        self.generic_visit(node)
+
+    def visit_FunctionDef(self, node: ast.FunctionDef | ast.AsyncFunctionDef) -> None:
+        for expr in [*node.decorator_list, *node.args.defaults]:
+            self.visit(expr)
+        for default in node.args.kw_defaults:
+            if default is not None:
+                self.visit(default)
+        for stmt in node.body:
+            self.visit(stmt)
+
+    def visit_AsyncFunctionDef(self, node: ast.AsyncFunctionDef) -> None:
+        self.visit_FunctionDef(node)
+
+    def visit_AnnAssign(self, node: ast.AnnAssign) -> None:
+        self.visit(node.target)
+        if node.value is not None:
+            self.visit(node.value)
+
+    def visit_TypeAlias(self, node: ast.AST) -> None:  # `type X = ...` (3.12+) is lazy
+        return
+
+    def visit_Call(self, node: ast.Call) -> None:
+        if _dotted(node.func).rpartition(".")[2] == "cast" and node.args:
+            self.visit(node.func)
+            for expr in [*node.args[1:], *node.keywords]:
+                self.visit(expr)
+            return
+        self.generic_visit(node)
+
+
+class _RuntimeNames(RuntimeVisitor):
+    def __init__(self) -> None:
+        self.names: set[str] = set()
+
+    def visit_Name(self, node: ast.Name) -> None:
+        if isinstance(node.ctx, ast.Load):
+            self.names.add(node.id)
+
+
+def runtime_names(tree: ast.AST) -> set[str]:
+    """The names a module reads when its code runs (not in annotations; see RuntimeVisitor)."""
+    visitor = _RuntimeNames()
+    visitor.visit(tree)
+    return visitor.names
 
 
 def import_time_nodes(tree: ast.Module) -> Iterator[tuple[ast.AST, str | None]]:
@@ -318,7 +375,7 @@ def import_time_nodes(tree: ast.Module) -> Iterator[tuple[ast.AST, str | None]]:
         elif isinstance(node, ast.ClassDef):
             children = [(n, cls) for n in [*node.decorator_list, *node.bases, *node.keywords]]
             children += [(n, node.name) for n in node.body]
-        elif isinstance(node, ast.If) and _is_type_checking(node.test):
+        elif isinstance(node, ast.If) and is_type_checking(node.test):
             children = [(n, cls) for n in node.orelse]
         else:
             children = [(n, cls) for n in ast.iter_child_nodes(node)]
