@@ -32,9 +32,7 @@ if __name__ == "__main__":
 
 
 def used(project: Project, module: str) -> str:
-    return (
-        f"Settings: {module} (from {project.path / 'manage.py'}; --settings chooses another)\n"
-    )
+    return f"Settings: {module} (from {project.path / 'manage.py'}; --settings chooses another)\n"
 
 
 def test_settings_module_from_manage_py(project: Project) -> None:
