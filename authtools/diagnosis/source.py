@@ -54,17 +54,34 @@ class AppInfo:
 
 # --- reading -----------------------------------------------------------------------------------
 _TEXT: dict[str, str | None] = {}
+_CHUNK = 1 << 20
 
 
 def read_text(path: str | Path) -> str | None:
-    """A file's text, read once per process; None when it cannot be read."""
+    """A file's text, read once per process; None when it cannot be read.
+
+    os.open/os.read rather than open(): a large project has thousands of small files and the
+    system checks read them all, so the io layers' per-file cost shows.
+    """
     key = os.fspath(path)
     if key not in _TEXT:
         try:
-            with open(key, "rb") as handle:
-                _TEXT[key] = handle.read().decode("utf-8", errors="replace")
+            fd = os.open(key, os.O_RDONLY)
         except OSError:
             _TEXT[key] = None
+        else:
+            try:
+                data = os.read(fd, _CHUNK)
+                if len(data) == _CHUNK:  # a short read is the end of a regular file
+                    chunks = [data]
+                    while chunk := os.read(fd, _CHUNK):
+                        chunks.append(chunk)
+                    data = b"".join(chunks)
+                _TEXT[key] = data.decode("utf-8", errors="replace")
+            except OSError:
+                _TEXT[key] = None
+            finally:
+                os.close(fd)
     return _TEXT[key]
 
 
@@ -160,25 +177,33 @@ def installed_apps(ctx: Context) -> list[AppInfo]:
 
 
 class ProjectPaths:
-    """``Context.is_project_file`` with the library folders and the root resolved only once."""
+    """``Context.is_project_file`` with the library folders and the root resolved only once
+    (as strings: a large project asks for hundreds of paths)."""
 
     def __init__(self, ctx: Context) -> None:
         paths = {sysconfig.get_paths()[k] for k in ("stdlib", "platstdlib", "purelib", "platlib")}
         paths |= {sys.prefix, sys.base_prefix}
-        self.libraries = [Path(p).resolve() for p in paths]
-        self.root = ctx.project_root.resolve()
-        self._known: dict[Path, bool] = {}
+        self.libraries = tuple(_folder_prefix(p) for p in paths)
+        self.root = _folder_prefix(ctx.project_root)
+        self._known: dict[str, bool] = {}
 
-    def contains(self, path: Path) -> bool:
-        if path not in self._known:
-            try:
-                resolved = path.resolve()
-            except OSError:
-                resolved = path
-            self._known[path] = resolved.is_relative_to(self.root) and not any(
-                resolved.is_relative_to(p) for p in self.libraries
+    def contains(self, path: str | Path) -> bool:
+        key = os.fspath(path)
+        if key not in self._known:
+            resolved = _folder_prefix(key)
+            self._known[key] = resolved.startswith(self.root) and not resolved.startswith(
+                self.libraries
             )
-        return self._known[path]
+        return self._known[key]
+
+
+def _folder_prefix(path: str | Path) -> str:
+    """The real path of PATH with a trailing separator, for prefix tests on whole folders."""
+    try:
+        real = os.path.realpath(path)
+    except (OSError, ValueError):
+        real = os.path.abspath(path)
+    return real if real.endswith(os.sep) else real + os.sep
 
 
 def project_paths(ctx: Context) -> ProjectPaths:

@@ -25,7 +25,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from authtools.diagnosis import catalog, drivers, source
+from authtools.diagnosis import catalog, source
 from authtools.diagnosis.boot import BootFailure
 from authtools.diagnosis.context import Context
 from authtools.diagnosis.report import FileLocation, Finding
@@ -60,7 +60,11 @@ def run(ctx: Context) -> Iterator[Finding]:
         for path in app.models_files():
             usage.extend(_import_time_uses(ctx, app, path, user, user_app))
     failure = ctx.boot.failure
-    driver = drivers.missing_driver(ctx, failure) if failure is not None else None
+    driver = None
+    if failure is not None:
+        from authtools.diagnosis import drivers
+
+        driver = drivers.missing_driver(ctx, failure)
     if driver is not None:
         yield driver
     elif failure is not None and failure.phase == "models" and not _setting_failure(ctx, failure):

@@ -108,7 +108,11 @@ def _prefilter(user: UserModel) -> Callable[[str], bool]:
     )
     models_import = re.compile(r"contrib\.auth import (?:[^\n]*\bmodels\b|\()")
 
+    gate = "auth" if all("auth" in needle for needle in needles) else ""
+
     def may_matter(text: str) -> bool:
+        if gate not in text:  # a substring of every needle: most files stop here
+            return False
         if any(needle in text for needle in needles):
             return True
         return "contrib.auth import" in text and models_import.search(text) is not None
