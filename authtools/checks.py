@@ -13,7 +13,8 @@ Installing authtools must never make a working project fail its checks (and with
   unset) is a Warning here, since Django runs on auth.User and reports any accessor clash
   itself (fields.E304).
 
-Any id can be silenced with SILENCED_SYSTEM_CHECKS = ["authtools.W303"].
+Any id can be silenced with SILENCED_SYSTEM_CHECKS = ["authtools.W303"]. A probe that raises
+(a bug of authtools) is one warning, authtools.W000, instead of a crashed ``manage.py check``.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from django.core import checks
 
 NOT_CHECKS = frozenset({"authtools.W204", "authtools.W304"})
 CHECK_LEVEL = {"authtools.E001": "warning"}
+CRASHED = "authtools.W000"  # a probe raised: a warning, never a failed check
 LEVELS = {"error": checks.Error, "warning": checks.Warning, "info": checks.Info}
 
 
@@ -50,7 +52,12 @@ def check_user_model(app_configs: Any = None, **kwargs: Any) -> list[checks.Chec
     for probe in static_probes():
         if not ctx.boot.ok(probe.REQUIRES):
             continue
-        for finding in probe.run(ctx):
+        try:
+            findings = list(probe.run(ctx))
+        except Exception as exc:  # a bug of authtools must not stop check, migrate or test
+            messages.append(_probe_crashed(probe, exc))
+            continue
+        for finding in findings:
             if finding.id in NOT_CHECKS or finding in seen:
                 continue
             seen.add(finding)
@@ -64,3 +71,14 @@ def check_user_model(app_configs: Any = None, **kwargs: Any) -> list[checks.Chec
             level = LEVELS[CHECK_LEVEL.get(finding.id, finding.severity)]
             messages.append(level(finding.message + where, hint=hint, id=finding.id))
     return messages
+
+
+def _probe_crashed(probe: ModuleType, exc: Exception) -> checks.CheckMessage:
+    name = probe.__name__.rpartition(".")[2]
+    return checks.Warning(
+        f"authtools could not finish its {name!r} check: {type(exc).__name__}: {exc}",
+        hint="A bug in authtools, not in this project: `python manage.py diagnose_user_model "
+        "--no-db` shows the traceback; please report it. SILENCED_SYSTEM_CHECKS = "
+        '["authtools.W000"] hides this warning.',
+        id=CRASHED,
+    )

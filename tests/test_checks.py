@@ -182,3 +182,27 @@ def test_unset_setting_with_a_second_user_model_is_a_check_warning(project: Proj
         "System check identified no issues (1 silenced).\n",
         "",
     ), str(silenced)
+
+
+def test_a_probe_that_raises_is_a_warning_not_a_failed_check(project: Project) -> None:
+    """A bug of authtools (here: the references probe made to raise from the settings) must not
+    stop check, migrate or test: it is one warning, authtools.W000."""
+    with project.settings_file.open("a") as settings:
+        settings.write(
+            "\nfrom authtools.diagnosis.probes import references as _references\n\n\n"
+            "def _broken(ctx):\n"
+            '    raise RuntimeError("a bug")\n\n\n'
+            "_references.run = _broken\n"
+        )
+    check = project.manage("check")
+    assert (check.code, check.out) == (0, ""), str(check)
+    assert check.err == (
+        "System check identified some issues:\n\n"
+        "WARNINGS:\n"
+        "?: (authtools.W000) authtools could not finish its 'references' check: RuntimeError: "
+        "a bug\n"
+        "\tHINT: A bug in authtools, not in this project: `python manage.py diagnose_user_model "
+        "--no-db` shows the traceback; please report it. SILENCED_SYSTEM_CHECKS = "
+        '["authtools.W000"] hides this warning.\n\n'
+        "System check identified 1 issue (0 silenced).\n"
+    )
