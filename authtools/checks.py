@@ -11,7 +11,8 @@ Installing authtools must never make a working project fail its checks (and with
 - no style advice: W204 (a models module imports the user class) is left out;
 - an Error only where Django itself fails: E001 (a custom user model while AUTH_USER_MODEL is
   unset) is a Warning here, since Django runs on auth.User and reports any accessor clash
-  itself (fields.E304).
+  itself (fields.E304); so is E109 when the manager has get_by_natural_key (login works; only
+  createsuperuser lacks create_user/create_superuser).
 
 Any id can be silenced with SILENCED_SYSTEM_CHECKS = ["authtools.W303"]. A probe that raises
 (a bug of authtools) is one warning, authtools.W000, instead of a crashed ``manage.py check``.
@@ -68,9 +69,21 @@ def check_user_model(app_configs: Any = None, **kwargs: Any) -> list[checks.Chec
             if finding.fix_command:
                 hint = f"{hint} Fix: {finding.fix_command}"
             where = f" ({location})" if location else ""
-            level = LEVELS[CHECK_LEVEL.get(finding.id, finding.severity)]
+            level = LEVELS[_check_level(finding.id, finding.severity)]
             messages.append(level(finding.message + where, hint=hint, id=finding.id))
     return messages
+
+
+def _check_level(id: str, severity: str) -> str:
+    """The level of a finding as a check: E001 is a warning; E109 (the manager lacks a method)
+    is an error only when login itself fails (no get_by_natural_key, which ModelBackend calls);
+    without create_user/create_superuser only createsuperuser and scripts fail."""
+    if id == "authtools.E109":
+        from django.contrib.auth import get_user_model
+
+        manager = get_user_model()._meta.default_manager
+        return "error" if not callable(getattr(manager, "get_by_natural_key", None)) else "warning"
+    return CHECK_LEVEL.get(id, severity)
 
 
 def _probe_crashed(probe: ModuleType, exc: Exception) -> checks.CheckMessage:

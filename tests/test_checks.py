@@ -206,3 +206,33 @@ def test_a_probe_that_raises_is_a_warning_not_a_failed_check(project: Project) -
         '["authtools.W000"] hides this warning.\n\n'
         "System check identified 1 issue (0 silenced).\n"
     )
+
+
+def check_levels(project: Project) -> tuple[int, list[tuple[str, str]]]:
+    """check's exit code and the (section, authtools message id) of each authtools message."""
+    check = project.manage("check")
+    section, found = "", []
+    for line in check.err.splitlines():
+        if line in ("ERRORS:", "WARNINGS:"):
+            section = line
+        elif line.startswith("?: (authtools."):
+            found.append((section, line[4:].split(")")[0]))
+    return check.code, found
+
+
+def test_manager_without_create_user_is_an_error_only_when_login_fails(project: Project) -> None:
+    """E109: without get_by_natural_key ModelBackend cannot log anyone in (a check error);
+    without create_user/create_superuser only createsuperuser fails (a check warning)."""
+    models = (
+        "from django.contrib.auth.base_user import BaseUserManager\n"
+        "from django.contrib.auth.models import AbstractUser\n"
+        "from django.db import models\n"
+        "\n"
+        "\n"
+        "class User(AbstractUser):\n"
+        "    objects = {manager}\n"
+    )
+    project.write("accounts/models.py", models.format(manager="BaseUserManager()"))
+    assert check_levels(project) == (0, [("WARNINGS:", "authtools.E109")])
+    project.write("accounts/models.py", models.format(manager="models.Manager()"))
+    assert check_levels(project) == (1, [("ERRORS:", "authtools.E109")])
