@@ -375,8 +375,8 @@ def main(argv: list[str] | None = None) -> int:
         )
         met = ratio <= GOAL
         print(
-            f"ratio wall {ratio:.2f} (goal <= {GOAL}): {'met' if met else 'MISSED'}; "
-            f"cpu {cpu_ratio:.2f} (goal <= {CPU_GOAL}): "
+            f"ratio wall {ratio:.3f} (goal <= {GOAL}): {'met' if met else 'MISSED'}; "
+            f"cpu {cpu_ratio:.3f} (goal <= {CPU_GOAL}): "
             f"{'met' if cpu_ratio <= CPU_GOAL else 'missed'}"
         )
         if args.keep:
