@@ -297,10 +297,24 @@ def test_third_party_app_outside_the_project(project: Project) -> None:
 
 def test_healthy_project_and_django_admin_are_not_flagged(project: Project) -> None:
     """testproject uses settings.AUTH_USER_MODEL; django.contrib and installed libraries such
-    as django_extensions are not the project's code and hard-code nothing of the kind."""
+    as django_extensions are not the project's code and hard-code nothing of the kind. The
+    migrations of an app that is no longer installed (its folder left in the repository) are
+    never loaded by Django: not flagged either."""
+    project.write("oldapp/__init__.py", "")
+    project.write("oldapp/migrations/__init__.py", "")
+    project.write(
+        "oldapp/migrations/0002_clerk.py",
+        MIGRATION.format(app="oldapp", previous="0001_initial", model="note"),
+    )
     result = diagnose_json(project)
     assert result.code == 0, str(result)
     assert references(result) == []
+    check = project.manage("check")
+    assert (check.code, check.out, check.err) == (
+        0,
+        "System check identified no issues (0 silenced).\n",
+        "",
+    ), str(check)
 
 
 def test_default_user_model_needs_no_indirection(project: Project) -> None:

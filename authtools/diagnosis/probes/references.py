@@ -10,7 +10,8 @@ authtools are not scanned). A file is parsed only when a cheap text search finds
   apps.get_model('auth', 'User'). Names used only in annotations, typing.cast() or under
   ``if TYPE_CHECKING:`` are not findings: nothing runs on them.
 - E302: a migration's operations relate to auth.User (to='auth.user') while AUTH_USER_MODEL
-  is custom, or load it with apps.get_model('auth', 'User').
+  is custom, or load it with apps.get_model('auth', 'User'). Only the migrations of installed
+  apps (MIGRATION_MODULES followed): a folder of a removed app is never loaded by Django.
 - W303: a permission string 'auth.change_user' (Python) or perms.auth.change_user (templates)
   that the swap leaves without a permission behind it.
 - W304: the same in an installed third-party package (outside the project root): one finding
@@ -61,6 +62,7 @@ def run(ctx: Context) -> Iterator[Finding]:
     if user is None:
         return
     prefilter = _prefilter(user)
+    live = _migration_folders(ctx)
     third_party: dict[source.AppInfo, list[Hit]] = {}
     for path, app in _files(ctx):
         text = source.read_text(path)
@@ -68,7 +70,7 @@ def run(ctx: Context) -> Iterator[Finding]:
             continue
         hits: list[Hit] = []
         if path.endswith(".py"):
-            if prefilter(text):
+            if prefilter(text) and _live(path, live):
                 hits = _scan_python(ctx, user, Path(path))
         elif "perms.auth." in text:
             hits = _scan_template(ctx, user, Path(path), text)
@@ -118,6 +120,28 @@ def _prefilter(user: UserModel) -> Callable[[str], bool]:
         return "contrib.auth import" in text and models_import.search(text) is not None
 
     return may_matter
+
+
+def _migration_folders(ctx: Context) -> frozenset[str]:
+    """The real paths of the installed apps' migration folders (MIGRATION_MODULES included)."""
+    from django.conf import settings
+
+    folders = {os.path.join(a.path, "migrations") for a in source.installed_apps(ctx) if a.path}
+    overrides = getattr(settings, "MIGRATION_MODULES", None) or {}
+    for module in overrides.values() if isinstance(overrides, dict) else ():
+        located = source.module_package_folder(source.locate_module(module)) if module else None
+        if located is not None:
+            folders.add(os.fspath(located))
+    return frozenset(os.path.realpath(f) for f in folders)
+
+
+def _live(path: str, migration_folders: frozenset[str]) -> bool:
+    """False for a migration of an app that is not installed (a folder left in the repository:
+    Django never loads it), True for every other file."""
+    folder = os.path.dirname(path)
+    if os.path.basename(folder) != "migrations":
+        return True
+    return os.path.realpath(folder) in migration_folders
 
 
 def _files(ctx: Context) -> Iterator[tuple[str, source.AppInfo | None]]:
