@@ -27,7 +27,8 @@ def build_parser() -> argparse.ArgumentParser:
     )
     diagnose.add_argument(
         "--settings",
-        help="The settings module, e.g. mysite.settings. Defaults to DJANGO_SETTINGS_MODULE.",
+        help="The settings module, e.g. mysite.settings. Defaults to DJANGO_SETTINGS_MODULE, "
+        "else to the module that manage.py in the --pythonpath folder names.",
     )
     diagnose.add_argument(
         "--pythonpath",
@@ -69,11 +70,38 @@ def main(argv: Sequence[str] | None = None) -> int:
     return diagnose(args.subparser, args)
 
 
-def diagnose(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
+def find_settings(parser: argparse.ArgumentParser, args: argparse.Namespace, folder: str) -> str:
+    """--settings, else DJANGO_SETTINGS_MODULE, else what FOLDER/manage.py names (said on
+    stderr); a usage error when none gives one."""
+    from pathlib import Path
+
+    from authtools.manage_py import ManagePyError, settings_from_manage_py
+
     settings_module = args.settings or os.environ.get("DJANGO_SETTINGS_MODULE")
+    if settings_module:
+        return str(settings_module)
+    try:
+        settings_module = settings_from_manage_py(Path(folder))
+    except ManagePyError as exc:
+        parser.error(f"{exc}: pass --settings=mysite.settings or set DJANGO_SETTINGS_MODULE")
     if not settings_module:
-        parser.error("no settings: pass --settings=mysite.settings or set DJANGO_SETTINGS_MODULE")
-    sys.path.insert(0, os.path.abspath(args.pythonpath or os.getcwd()))
+        parser.error(
+            "no settings: pass --settings=mysite.settings, set DJANGO_SETTINGS_MODULE, or run "
+            "from the folder of manage.py"
+        )
+    if args.verbosity >= 1:
+        print(
+            f"Settings: {settings_module} (from {os.path.join(folder, 'manage.py')}; "
+            "--settings chooses another)",
+            file=sys.stderr,
+        )
+    return settings_module
+
+
+def diagnose(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
+    folder = os.path.abspath(args.pythonpath or os.getcwd())
+    settings_module = find_settings(parser, args, folder)
+    sys.path.insert(0, folder)
 
     from django.core.management.color import color_style, no_style
 

@@ -66,11 +66,12 @@ def test_boot_failure_no_probe_explains_is_still_reported(project: Project) -> N
 
 
 def test_bad_usage_exits_2(project: Project) -> None:
-    no_settings = project.authtools("diagnose")
+    # From a folder without manage.py (beside it, the settings come from manage.py).
+    no_settings = Project(project.path.parent, project.db).authtools("diagnose")
     assert no_settings.code == 2
     assert no_settings.err.splitlines()[-1] == (
-        "python -m authtools diagnose: error: no settings: pass --settings=mysite.settings "
-        "or set DJANGO_SETTINGS_MODULE"
+        "python -m authtools diagnose: error: no settings: pass --settings=mysite.settings, "
+        "set DJANGO_SETTINGS_MODULE, or run from the folder of manage.py"
     )
     bad_alias = project.authtools(
         "diagnose", "--settings", "testproject.settings", "--database", "x"

@@ -88,6 +88,7 @@ CATALOG: dict[str, Spec] = {
         "references",
         "A permission string names a model that is no longer the user model.",
     ),
+    "authtools.W304": Spec("warning", "references", "A third-party package hard-codes auth.User."),
     # migrations
     "authtools.E401": Spec("error", "migrations", "The user model's app has no migrations."),
     "authtools.E402": Spec("error", "migrations", "The user model's migrations are not applied."),
@@ -125,6 +126,7 @@ CATALOG: dict[str, Spec] = {
         "A foreign key column's type differs from the user table's primary key.",
     ),
     "authtools.E504": Spec("error", "database", "The database cannot be reached."),
+    "authtools.E505": Spec("error", "database", "The database driver is not installed."),
     # contenttypes
     "authtools.W601": Spec(
         "warning",

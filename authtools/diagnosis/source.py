@@ -54,17 +54,34 @@ class AppInfo:
 
 # --- reading -----------------------------------------------------------------------------------
 _TEXT: dict[str, str | None] = {}
+_CHUNK = 1 << 20
 
 
 def read_text(path: str | Path) -> str | None:
-    """A file's text, read once per process; None when it cannot be read."""
+    """A file's text, read once per process; None when it cannot be read.
+
+    os.open/os.read rather than open(): a large project has thousands of small files and the
+    system checks read them all, so the io layers' per-file cost shows.
+    """
     key = os.fspath(path)
     if key not in _TEXT:
         try:
-            with open(key, "rb") as handle:
-                _TEXT[key] = handle.read().decode("utf-8", errors="replace")
+            fd = os.open(key, os.O_RDONLY)
         except OSError:
             _TEXT[key] = None
+        else:
+            try:
+                data = os.read(fd, _CHUNK)
+                if len(data) == _CHUNK:  # a short read is the end of a regular file
+                    chunks = [data]
+                    while chunk := os.read(fd, _CHUNK):
+                        chunks.append(chunk)
+                    data = b"".join(chunks)
+                _TEXT[key] = data.decode("utf-8", errors="replace")
+            except OSError:
+                _TEXT[key] = None
+            finally:
+                os.close(fd)
     return _TEXT[key]
 
 
@@ -160,25 +177,33 @@ def installed_apps(ctx: Context) -> list[AppInfo]:
 
 
 class ProjectPaths:
-    """``Context.is_project_file`` with the library folders and the root resolved only once."""
+    """``Context.is_project_file`` with the library folders and the root resolved only once
+    (as strings: a large project asks for hundreds of paths)."""
 
     def __init__(self, ctx: Context) -> None:
         paths = {sysconfig.get_paths()[k] for k in ("stdlib", "platstdlib", "purelib", "platlib")}
         paths |= {sys.prefix, sys.base_prefix}
-        self.libraries = [Path(p).resolve() for p in paths]
-        self.root = ctx.project_root.resolve()
-        self._known: dict[Path, bool] = {}
+        self.libraries = tuple(_folder_prefix(p) for p in paths)
+        self.root = _folder_prefix(ctx.project_root)
+        self._known: dict[str, bool] = {}
 
-    def contains(self, path: Path) -> bool:
-        if path not in self._known:
-            try:
-                resolved = path.resolve()
-            except OSError:
-                resolved = path
-            self._known[path] = resolved.is_relative_to(self.root) and not any(
-                resolved.is_relative_to(p) for p in self.libraries
+    def contains(self, path: str | Path) -> bool:
+        key = os.fspath(path)
+        if key not in self._known:
+            resolved = _folder_prefix(key)
+            self._known[key] = resolved.startswith(self.root) and not resolved.startswith(
+                self.libraries
             )
-        return self._known[path]
+        return self._known[key]
+
+
+def _folder_prefix(path: str | Path) -> str:
+    """The real path of PATH with a trailing separator, for prefix tests on whole folders."""
+    try:
+        real = os.path.realpath(path)
+    except (OSError, ValueError):
+        real = os.path.abspath(path)
+    return real if real.endswith(os.sep) else real + os.sep
 
 
 def project_paths(ctx: Context) -> ProjectPaths:
@@ -294,8 +319,65 @@ def _dotted(node: ast.expr) -> str:
 dotted = _dotted
 
 
-def _is_type_checking(test: ast.expr) -> bool:
+def is_type_checking(test: ast.expr) -> bool:
     return _dotted(test) in ("TYPE_CHECKING", "typing.TYPE_CHECKING", "t.TYPE_CHECKING")
+
+
+class RuntimeVisitor(ast.NodeVisitor):
+    """A visitor that walks only what can run: annotations (of arguments, returns and
+    variables), the type given to ``typing.cast()``, ``type X = ...`` aliases and
+    ``if TYPE_CHECKING:`` blocks are skipped."""
+
+    def visit_If(self, node: ast.If) -> None:
+        if is_type_checking(node.test):
+            for stmt in node.orelse:
+                self.visit(stmt)
+            return
+        self.generic_visit(node)
+
+    def visit_FunctionDef(self, node: ast.FunctionDef | ast.AsyncFunctionDef) -> None:
+        for expr in [*node.decorator_list, *node.args.defaults]:
+            self.visit(expr)
+        for default in node.args.kw_defaults:
+            if default is not None:
+                self.visit(default)
+        for stmt in node.body:
+            self.visit(stmt)
+
+    def visit_AsyncFunctionDef(self, node: ast.AsyncFunctionDef) -> None:
+        self.visit_FunctionDef(node)
+
+    def visit_AnnAssign(self, node: ast.AnnAssign) -> None:
+        self.visit(node.target)
+        if node.value is not None:
+            self.visit(node.value)
+
+    def visit_TypeAlias(self, node: ast.AST) -> None:  # `type X = ...` (3.12+) is lazy
+        return
+
+    def visit_Call(self, node: ast.Call) -> None:
+        if _dotted(node.func).rpartition(".")[2] == "cast" and node.args:
+            self.visit(node.func)
+            for expr in [*node.args[1:], *node.keywords]:
+                self.visit(expr)
+            return
+        self.generic_visit(node)
+
+
+class _RuntimeNames(RuntimeVisitor):
+    def __init__(self) -> None:
+        self.names: set[str] = set()
+
+    def visit_Name(self, node: ast.Name) -> None:
+        if isinstance(node.ctx, ast.Load):
+            self.names.add(node.id)
+
+
+def runtime_names(tree: ast.AST) -> set[str]:
+    """The names a module reads when its code runs (not in annotations; see RuntimeVisitor)."""
+    visitor = _RuntimeNames()
+    visitor.visit(tree)
+    return visitor.names
 
 
 def import_time_nodes(tree: ast.Module) -> Iterator[tuple[ast.AST, str | None]]:
@@ -318,7 +400,7 @@ def import_time_nodes(tree: ast.Module) -> Iterator[tuple[ast.AST, str | None]]:
         elif isinstance(node, ast.ClassDef):
             children = [(n, cls) for n in [*node.decorator_list, *node.bases, *node.keywords]]
             children += [(n, node.name) for n in node.body]
-        elif isinstance(node, ast.If) and _is_type_checking(node.test):
+        elif isinstance(node, ast.If) and is_type_checking(node.test):
             children = [(n, cls) for n in node.orelse]
         else:
             children = [(n, cls) for n in ast.iter_child_nodes(node)]

@@ -9,7 +9,10 @@ is static analysis (ast) of the project's files.
 - E202: that failure is an import cycle; the cycle is spelled out module by module from the
   static import graph of the project's own modules (installed libraries are not followed).
 - W203: get_user_model() runs when a models module is imported (module level or class body).
-- W204: a models module of another app imports the user model class itself.
+- W204: a models module of another app imports the user model class itself (style advice:
+  never a system check, so not even looked for there).
+- E505 (a database finding): the failure is a database backend whose driver is not installed
+  (see ``authtools.diagnosis.drivers``): the install command instead of a line in Django.
 """
 
 from __future__ import annotations
@@ -57,7 +60,14 @@ def run(ctx: Context) -> Iterator[Finding]:
         for path in app.models_files():
             usage.extend(_import_time_uses(ctx, app, path, user, user_app))
     failure = ctx.boot.failure
-    if failure is not None and failure.phase == "models" and not _setting_failure(ctx, failure):
+    driver = None
+    if failure is not None:
+        from authtools.diagnosis import drivers
+
+        driver = drivers.missing_driver(ctx, failure)
+    if driver is not None:
+        yield driver
+    elif failure is not None and failure.phase == "models" and not _setting_failure(ctx, failure):
         yield from explain_models_failure(ctx, apps, failure, usage)
     yield from usage
 
@@ -287,7 +297,8 @@ def _import_time_uses(
         return []
     look_for_call = "get_user_model" in text
     look_for_import = (
-        user is not None
+        not ctx.extra.get("system_check")  # W204 is style advice, never a system check
+        and user is not None
         and user_app is not None
         and user_app.name != app.name
         and user_app.name.rpartition(".")[2] in text
@@ -306,10 +317,11 @@ def _import_time_uses(
             if source.dotted(node.func).rpartition(".")[2] == "get_user_model":
                 findings.append(_get_user_model_finding(module, display, node.lineno, cls))
         elif look_for_import and user_app is not None and user is not None:
-            imported = _user_class_import(module, path, node, user_app, user[1])
+            imported, bound = _user_class_import(module, path, node, user_app, user[1])
             if imported:
+                typing_only = bound is not None and bound not in source.runtime_names(tree)
                 findings.append(
-                    _user_import_finding(ctx, module, display, node, imported, user_app)
+                    _user_import_finding(module, display, node, imported, user_app, typing_only)
                 )
     return findings
 
@@ -333,42 +345,52 @@ def _get_user_model_finding(module: str, display: str, line: int, cls: str | Non
 
 def _user_class_import(
     module: str, path: Path, node: ast.AST, user_app: source.AppInfo, model_name: str
-) -> str:
-    """'accounts.models.User' when NODE imports (or reads) the user model class, else ''."""
+) -> tuple[str, str | None]:
+    """('accounts.models.User', the name it is bound to) when NODE imports the user model
+    class, ('accounts.models.User', None) when NODE reads it as an attribute, else ('', None)."""
     wanted = model_name.lower()
     if isinstance(node, ast.ImportFrom):
         targets = source.imported_modules(module, path, node)
         if not targets:
-            return ""
+            return "", None
         origin = targets[0]
         if origin != user_app.models_module and not origin.startswith(f"{user_app.models_module}."):
-            return ""
+            return "", None
         for alias in node.names:
             if alias.name.lower() == wanted:
-                return f"{origin}.{alias.name}"
-        return ""
+                return f"{origin}.{alias.name}", alias.asname or alias.name
+        return "", None
     if isinstance(node, ast.Attribute):
         name = source.dotted(node)
         if name.lower() == f"{user_app.models_module}.{model_name}".lower():
-            return name
-    return ""
+            return name, None
+    return "", None
 
 
 def _user_import_finding(
-    ctx: Context,
     module: str,
     display: str,
     node: ast.AST,
     imported: str,
     user_app: source.AppInfo,
+    typing_only: bool,
 ) -> Finding:
+    if typing_only:
+        hint = (
+            "The class is used only in annotations: import it under `if TYPE_CHECKING:` "
+            "(from typing) so that nothing is imported at run time."
+        )
+    else:
+        hint = (
+            "Use settings.AUTH_USER_MODEL in relation fields (models.ForeignKey("
+            "settings.AUTH_USER_MODEL, ...)) and get_user_model() inside functions."
+        )
     return catalog.finding(
         "authtools.W204",
         f"{module!r} imports the user model class {imported!r}: importing it now needs "
         f"{user_app.models_module!r} first, which ties the apps' import order together "
         "(and breaks with an import cycle as soon as the user app imports this one).",
-        "Use settings.AUTH_USER_MODEL in relation fields (models.ForeignKey("
-        "settings.AUTH_USER_MODEL, ...)) and get_user_model() inside functions.",
+        hint,
         location=FileLocation(display, getattr(node, "lineno", 0)),
     )
 
