@@ -50,8 +50,13 @@ def build_parser() -> argparse.ArgumentParser:
         "fix_user_model_code's (python -m authtools fix --settings=S --help lists them).",
         add_help=False,
     )
-    fix.add_argument("--settings", help="The settings module, e.g. mysite.settings.")
+    fix.add_argument(
+        "--settings",
+        help="The settings module, e.g. mysite.settings. Defaults to DJANGO_SETTINGS_MODULE, "
+        "then to what manage.py in the current folder names.",
+    )
     fix.add_argument("--pythonpath", help="A folder to put on sys.path first.")
+    fix.set_defaults(verbosity=1)  # for the settings line; -v goes to the command itself
     return parser
 
 
@@ -143,10 +148,9 @@ def diagnose(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
 
 def fix(parser: argparse.ArgumentParser, args: argparse.Namespace, rest: list[str]) -> int:
     """fix_user_model_code on a project set up as far as it goes (apps may fail to load)."""
-    settings_module = args.settings or os.environ.get("DJANGO_SETTINGS_MODULE")
-    if not settings_module:
-        parser.error("no settings: pass --settings=mysite.settings or set DJANGO_SETTINGS_MODULE")
-    sys.path.insert(0, os.path.abspath(args.pythonpath or os.getcwd()))
+    folder = os.path.abspath(args.pythonpath or os.getcwd())
+    settings_module = find_settings(parser, args, folder)
+    sys.path.insert(0, folder)
     os.environ["DJANGO_SETTINGS_MODULE"] = settings_module
 
     from authtools.diagnosis.boot import boot
