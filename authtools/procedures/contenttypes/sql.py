@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import Any
 
 # Rows per statement for IN lists and CASE expressions (SQLite allows 32766 parameters).
@@ -87,14 +87,15 @@ def case_update(
 
 
 def update_rows(
-    using: str, table: str, key: str, columns: Sequence[str], rows: dict[Any, Sequence[Any]]
+    using: str, table: str, key: str, columns: Sequence[str], rows: Mapping[Any, Sequence[Any]]
 ) -> int:
     """UPDATE TABLE SET each of COLUMNS = CASE KEY WHEN k THEN v ... END WHERE KEY IN (ks);
     ROWS maps a key to its new values (in the order of COLUMNS). One statement per batch, built
     without the ORM (whose bulk_update resolves an expression per row and column)."""
     changed = 0
     for chunk in batches(sorted(rows.items(), key=lambda item: item[0])):
-        sets, params = [], []
+        sets: list[str] = []
+        params: list[Any] = []
         for i, column in enumerate(columns):
             sets.append(
                 f"{qn(using, column)} = CASE {qn(using, key)} "
