@@ -123,3 +123,15 @@ def test_by_hand(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
         "to 'accounts.User' by hand",
     ]
     assert result.changed == []
+
+
+def test_no_source() -> None:
+    """A settings module whose source cannot be found: one step by hand, nothing edited."""
+    result = plan_settings_edit(
+        "authtools_no_such_settings", "accounts.User", "accounts", str.isalpha
+    )
+    assert result.by_hand == [
+        "cannot read the source of the settings module 'authtools_no_such_settings': set "
+        "AUTH_USER_MODEL = 'accounts.User' and add 'accounts' to INSTALLED_APPS by hand"
+    ]
+    assert result.edits == []

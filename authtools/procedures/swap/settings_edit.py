@@ -325,10 +325,15 @@ def plan_settings_edit(
     """The edits that set AUTH_USER_MODEL = LABEL and add APP (when given) to INSTALLED_APPS,
     made in the modules that really assign them when MODULE runs. IS_PROJECT_APP tells the
     project's own apps from installed ones (the new app goes before the first of them)."""
-    root = _load(module, settings_file(module))
-    if root is None:
-        raise SwapRefused(f"cannot read the settings module {module!r}: fix its syntax first")
+    root = _load(module)
     plan = SettingsPlan()
+    if root is None:
+        installed = f" and add {app!r} to INSTALLED_APPS" if app else ""
+        plan.by_hand.append(
+            f"cannot read the source of the settings module {module!r}: set AUTH_USER_MODEL = "
+            f"{label!r}{installed} by hand"
+        )
+        return plan
     edits: list[Edit] = []
     apps_module = root
     if app is not None:
