@@ -58,7 +58,7 @@ def test_scaffold_write_settings_then_swap(db_project: Project, tmp_path: Path) 
 
     run = project.manage("swap_user_model", "--scaffold", "accounts", "--write-settings")
     assert run.code == 0, str(run)
-    n_apps = settings_before.splitlines().index("]") + 1  # the line closing INSTALLED_APPS
+    n_shop = settings_before.splitlines().index('    "shop",') + 1  # the first project app
     n_end = len(settings_before.splitlines())
     assert run.out == (
         "Wrote accounts/__init__.py\n"
@@ -68,14 +68,14 @@ def test_scaffold_write_settings_then_swap(db_project: Project, tmp_path: Path) 
         "Changed testproject/settings.py:\n"
         f"  --- {project.settings_file} (before)\n"
         f"  +++ {project.settings_file} (after)\n"
-        f"  @@ -{n_apps - 3},6 +{n_apps - 3},7 @@\n"
+        f"  @@ -{n_shop - 3},6 +{n_shop - 3},7 @@\n"
+        '       "django.contrib.messages",\n'
+        '       "django_extensions",\n'
         '       "authtools",\n'
+        '  +    "accounts",\n'
         '       "shop",\n'
         '       "profiles",\n'
-        '  +    "accounts",\n'
         "   ]\n"
-        "   \n"
-        "   MIDDLEWARE = [\n"
         f"  @@ -{n_end - 2},3 +{n_end - 1},4 @@\n"
         + "".join(f"   {line}\n" for line in settings_before.splitlines()[-3:])
         + '  +AUTH_USER_MODEL = "accounts.User"\n'

@@ -113,31 +113,38 @@ class Command(ProcedureCommand):
     def scaffold(self, options: dict[str, Any]) -> None:
         from django.conf import settings
 
-        from authtools.diagnosis.context import current_project_root
-        from authtools.procedures.swap.scaffold import plan_scaffold, write_scaffold
+        from authtools.diagnosis.context import current_project_root, relative_display
+        from authtools.procedures.swap import scaffold as sc
         from authtools.procedures.swap.settings_edit import plan_settings_edit, write_settings
 
-        root = current_project_root()
-        app = options["scaffold"]
-        scaffold = plan_scaffold(app, root, options["database"])
-        edit = plan_settings_edit(settings.SETTINGS_MODULE, scaffold.model_label, app)
-        would = "Would write" if options["dry_run"] else "Wrote"
-        written = list(scaffold.files) if options["dry_run"] else write_scaffold(scaffold)
+        root, app, dry_run = current_project_root(), options["scaffold"], options["dry_run"]
+        scaffold = sc.plan_scaffold(app, root, options["database"])
+        edit = plan_settings_edit(
+            settings.SETTINGS_MODULE, scaffold.model_label, app, sc.project_app_test(root)
+        )
+        if options["write_settings"] and edit.by_hand:
+            write_settings(edit)  # refuses, naming what to change by hand, before any write
+        written = list(scaffold.files) if dry_run else sc.write_scaffold(scaffold)
         for path in written:
-            self.stdout.write(f"{would} {path.relative_to(root)}")
-        if options["write_settings"] and not options["dry_run"]:
+            self.stdout.write(f"{'Would write' if dry_run else 'Wrote'} {path.relative_to(root)}")
+        if options["write_settings"] and not dry_run:
             write_settings(edit)
-        if edit.changed:
-            if options["write_settings"]:
-                verb = "Would change" if options["dry_run"] else "Changed"
-            else:
-                verb = "Change (or run again with --write-settings)"
-            self.stdout.write(f"{verb} {edit.path.relative_to(root)}:")
-            for line in edit.diff():
+        verb = "Change (or run again with --write-settings)"
+        if options["write_settings"]:
+            verb = "Would change" if dry_run else "Changed"
+        for change in edit.changed:
+            self.stdout.write(f"{verb} {relative_display(change.path, root)}:")
+            for line in change.diff():
                 self.stdout.write(f"  {line}")
+        for step in edit.by_hand:
+            self.stdout.write(f"Change by hand: {step}.")
         self.stdout.write(
-            "Next: python manage.py swap_user_model --from auth.User "
-            "(it writes the migration of " + repr(app) + ")"
+            sc.next_step(
+                app,
+                settings_pending=edit.pending,
+                write_settings=options["write_settings"],
+                dry_run=dry_run,
+            )
         )
 
     def continue_swap(self, options: dict[str, Any]) -> None:

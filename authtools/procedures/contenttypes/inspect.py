@@ -198,16 +198,19 @@ def analyse(using: str, explicit: Sequence[str] = (), remove_stale: bool = False
     snapshot = read_snapshot(using)
     remaps, unpaired = pair_stale(snapshot, expected, known, pairs)
     # The rows as they will be once the remaps are done, for what is still missing.
+    # (Permissions indexed by label once: one pass over them, whatever the number of remaps.)
     labels = set(snapshot.by_label)
     have = snapshot.permission_keys()
+    codenames: dict[str, list[str]] = defaultdict(list)
+    for label, codename in have:
+        codenames[label].append(codename)
     for r in remaps:
         labels.discard(r.old)
         labels.add(r.new)
         actions = model_actions(r.new)
         old_model, new_model = split_label(r.old)[1], split_label(r.new)[1]
-        for label, codename in list(have):
-            if label == r.old:
-                have.add((r.new, translate_codename(codename, old_model, new_model, actions)))
+        for codename in codenames.get(r.old, ()):
+            have.add((r.new, translate_codename(codename, old_model, new_model, actions)))
     cts, perms = missing_rows(labels, have, expected, using)
     ids = snapshot.by_label
     stale_ids = sorted(ids[label] for label in [*unpaired, *(r.old for r in remaps)])

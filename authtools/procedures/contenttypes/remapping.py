@@ -20,7 +20,7 @@ from authtools.procedures.contenttypes.references import (
     permission_references,
 )
 from authtools.procedures.contenttypes.snapshot import read_snapshot
-from authtools.procedures.contenttypes.sql import BATCH, delete_where
+from authtools.procedures.contenttypes.sql import delete_where, update_rows
 
 
 @dataclass
@@ -64,22 +64,20 @@ def apply_remaps(using: str, pairs: Sequence[tuple[str, str]]) -> dict[str, Rema
     merge = {ids[old]: ids[new] for old, new in pairs if new in ids}
     # 1. Relabel in place: the old row keeps its id and takes the successor's label.
     if relabel:
-        rows = []
+        rows = {}
         for old, new in relabel:
-            app_label, model = split_label(new)
-            rows.append(ContentType(pk=ids[old], app_label=app_label, model=model))
+            rows[ids[old]] = split_label(new)
             result[old].relabelled = 1
-        ContentType.objects.using(using).bulk_update(rows, ["app_label", "model"], batch_size=BATCH)
+        ct = ContentType._meta
+        update_rows(using, ct.db_table, ct.pk.column, ["app_label", "model"], rows)
     # 2. Permissions: rename default codenames, move to the successor or merge with a twin.
     target_ct = {ids[old]: ids.get(new, ids[old]) for old, new in pairs}
     label_of = {ids[old]: (old, new) for old, new in pairs}
     perms_of = snapshot.permissions_of()
     twins: dict[int, int] = {}
     twin_owner: dict[int, str] = {}
-    moved = []
+    moved: dict[int, tuple[int, str, str]] = {}  # permission id -> (content type, codename, name)
     if auth_installed():
-        from django.contrib.auth.models import Permission
-
         for old_id, (old, new) in label_of.items():
             target = target_ct[old_id]
             actions = model_actions(new)
@@ -104,18 +102,13 @@ def apply_remaps(using: str, pairs: Sequence[tuple[str, str]]) -> dict[str, Rema
                 if codename != p.codename and verbose is not None:
                     name = f"Can {codename.split('_', 1)[0]} {verbose}"
                 if target != p.content_type_id or codename != p.codename or name != p.name:
-                    moved.append(
-                        Permission(pk=p.id, content_type_id=target, codename=codename, name=name)
-                    )
+                    moved[p.id] = (target, codename, name)
                     result[old].permissions += 1
         for ref in permission_references(using):
             for perm_id, n in move_references(ref, using, twins).items():
                 result[twin_owner[perm_id]].assignments += n
         delete_where(using, permission_table(), "id", twins)
-        if moved:
-            Permission.objects.using(using).bulk_update(
-                moved, ["content_type_id", "codename", "name"], batch_size=BATCH
-            )
+        update_rows(using, permission_table(), "id", ["content_type_id", "codename", "name"], moved)
     # 3. Every other ForeignKey to ContentType: admin log entries, generic relations.
     for ref in contenttype_references(using):
         for old_id, n in move_references(ref, using, merge).items():

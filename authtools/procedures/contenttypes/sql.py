@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import Any
 
 # Rows per statement for IN lists and CASE expressions (SQLite allows 32766 parameters).
@@ -81,6 +81,33 @@ def case_update(
             using,
             f"UPDATE {qn(using, table)} SET {qn(using, column)} = CASE {qn(using, key)} {whens} "
             f"END WHERE {qn(using, key)} IN ({marks(len(chunk))})",
+            params,
+        )
+    return changed
+
+
+def update_rows(
+    using: str, table: str, key: str, columns: Sequence[str], rows: Mapping[Any, Sequence[Any]]
+) -> int:
+    """UPDATE TABLE SET each of COLUMNS = CASE KEY WHEN k THEN v ... END WHERE KEY IN (ks);
+    ROWS maps a key to its new values (in the order of COLUMNS). One statement per batch, built
+    without the ORM (whose bulk_update resolves an expression per row and column)."""
+    changed = 0
+    for chunk in batches(sorted(rows.items(), key=lambda item: item[0])):
+        sets: list[str] = []
+        params: list[Any] = []
+        for i, column in enumerate(columns):
+            sets.append(
+                f"{qn(using, column)} = CASE {qn(using, key)} "
+                + " ".join("WHEN %s THEN %s" for _ in chunk)
+                + " END"
+            )
+            params.extend(x for k, values in chunk for x in (k, values[i]))
+        params.extend(k for k, _ in chunk)
+        changed += execute(
+            using,
+            f"UPDATE {qn(using, table)} SET {', '.join(sets)} "
+            f"WHERE {qn(using, key)} IN ({marks(len(chunk))})",
             params,
         )
     return changed

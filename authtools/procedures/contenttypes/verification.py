@@ -29,9 +29,8 @@ def verify(using: str, a: Analysis) -> list[str]:
         failures.append(f"{plural(len(cts), 'content type')} still missing ({', '.join(cts[:5])})")
     if perms:
         failures.append(f"{plural(len(perms), 'permission')} still missing")
-    left = sorted(
-        {r.old for r in a.remaps if r.old not in {x.new for x in a.remaps}} | set(a.remove)
-    )
+    successors = {r.new for r in a.remaps}
+    left = sorted({r.old for r in a.remaps if r.old not in successors} | set(a.remove))
     left = [label for label in left if label in labels]
     if left:
         failures.append(f"stale content types still present: {', '.join(left)}")

@@ -288,10 +288,9 @@ def _refuse_pending_changes(loader: Any) -> None:
     )
     changes = autodetector.changes(graph=loader.graph)
     if changes:
-        raise SwapRefused(
-            f"models have changes that are not in migrations (apps {', '.join(sorted(changes))}):"
-            " run makemigrations for them first"
-        )
+        from authtools.procedures.swap.causes import pending_changes_refusal
+
+        raise SwapRefused(pending_changes_refusal(sorted(changes)))
 
 
 def _old_m2m_table(old: Any, field_name: str, connection: Any) -> str:

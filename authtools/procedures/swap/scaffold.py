@@ -7,6 +7,8 @@ otherwise), so that every foreign key to it stays valid. The swap generates its 
 
 from __future__ import annotations
 
+import os
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -101,7 +103,37 @@ def write_scaffold(scaffold: Scaffold) -> list[Path]:
     for path, text in scaffold.files.items():
         if path.exists() and path.read_text() == text:
             continue
-        path.parent.mkdir(parents=True, exist_ok=True)
+        if not path.parent.exists():
+            path.parent.mkdir(parents=True)
+            os.chmod(path.parent, 0o755)
         path.write_text(text)
+        os.chmod(path, 0o644)
         written.append(path)
     return written
+
+
+def project_app_test(root: Path) -> Callable[[str], bool]:
+    """Whether an INSTALLED_APPS entry names one of the project's own apps (its folder is under
+    ROOT, outside the standard library and installed packages)."""
+    from django.apps import apps
+
+    from authtools.diagnosis.boot import booted_state
+    from authtools.diagnosis.context import Context
+
+    context = Context.create(booted_state())
+    ours = set()
+    for config in apps.get_app_configs():
+        if config.path and context.is_project_file(config.path):
+            ours |= {config.name, f"{type(config).__module__}.{type(config).__qualname__}"}
+    return ours.__contains__
+
+
+def next_step(app: str, *, settings_pending: bool, write_settings: bool, dry_run: bool) -> str:
+    """What is left to do after --scaffold, as the command's last line."""
+    steps = ["run it again without --dry-run"] if dry_run else []
+    if settings_pending and not write_settings:
+        steps.append("make the settings change above (or run again with --write-settings)")
+    steps.append(
+        f"python manage.py swap_user_model --from auth.User (it writes the migration of {app!r})"
+    )
+    return "Next: " + ", then ".join(steps)
