@@ -173,10 +173,14 @@ def kept_names_note(renames: list[Rename]) -> str:
     tables = ", ".join(sorted({repr(r.table) for r in renames}))
     names = ", ".join(repr(r.old) for r in renames)
     return (
-        f"SQLite cannot rename an index without rebuilding it (reading every row): the "
-        f"{len(renames)} index(es) of {tables} keep their names ({names}); Django finds indexes "
-        "by their columns, not their names, and a fresh migrate would name them after the new "
-        "tables."
+        "SQLite cannot rename an index without rebuilding it (reading every row): "
+        + (
+            f"the index of {tables} keeps its name ({names}); "
+            if len(renames) == 1
+            else f"the {len(renames)} indexes of {tables} keep their names ({names}); "
+        )
+        + "Django finds indexes by their columns, not their names, and a fresh migrate would "
+        "name them after the new tables."
     )
 
 

@@ -121,6 +121,7 @@ SELECT c.relname, a.attname, format_type(a.atttypid, a.atttypmod)
 FROM pg_class c
 LEFT JOIN pg_attribute a ON a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped
 WHERE c.relkind IN ('f', 'm', 'p', 'r', 'v') AND pg_catalog.pg_table_is_visible(c.oid)
+  AND c.relnamespace NOT IN ('pg_catalog'::regnamespace, 'pg_toast'::regnamespace)
 ORDER BY c.relname, a.attnum
 """
 
@@ -138,6 +139,7 @@ FROM pg_constraint co
 JOIN pg_class cl ON cl.oid = co.conrelid
 LEFT JOIN pg_class rcl ON rcl.oid = co.confrelid
 WHERE pg_catalog.pg_table_is_visible(cl.oid)
+  AND cl.relnamespace NOT IN ('pg_catalog'::regnamespace, 'pg_toast'::regnamespace)
 """
 
 _PG_INDEXES = """
@@ -148,6 +150,7 @@ FROM pg_index ix
 JOIN pg_class i ON i.oid = ix.indexrelid
 JOIN pg_class t ON t.oid = ix.indrelid
 WHERE pg_catalog.pg_table_is_visible(t.oid)
+  AND t.relnamespace NOT IN ('pg_catalog'::regnamespace, 'pg_toast'::regnamespace)
   AND NOT EXISTS (SELECT 1 FROM pg_constraint co WHERE co.conindid = ix.indexrelid
                   AND co.conrelid = ix.indrelid AND co.conname = i.relname)
 """
@@ -160,6 +163,7 @@ LEFT JOIN pg_depend d ON d.objid = s.oid AND d.classid = 'pg_class'::regclass
 LEFT JOIN pg_class t ON t.oid = d.refobjid
 LEFT JOIN pg_attribute a ON a.attrelid = d.refobjid AND a.attnum = d.refobjsubid
 WHERE s.relkind = 'S' AND pg_catalog.pg_table_is_visible(s.oid)
+  AND s.relnamespace NOT IN ('pg_catalog'::regnamespace, 'pg_toast'::regnamespace)
 """
 
 _PG_KINDS: dict[str, ConstraintKind] = {"p": "primary", "u": "unique", "f": "foreign", "c": "check"}
