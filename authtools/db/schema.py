@@ -8,6 +8,8 @@ function per backend difference. Identifiers always go through ``connection.ops.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from typing import Any, Literal
 
@@ -109,6 +111,24 @@ def _rename_sql(connection: Any, rename: Rename) -> list[str]:
         f"DROP INDEX {q(rename.old)}",
         f"CREATE {unique}INDEX {q(rename.new)} ON {q(rename.table)} ({columns})",
     ]
+
+
+@contextmanager
+def collecting_editor(connection: Any, atomic: bool = True) -> Iterator[Any]:
+    """A schema editor that only collects SQL (for a plan). On SQLite leaving a schema editor
+    checks every foreign key of the database (PRAGMA foreign_key_check, reading every row): not
+    here, where no statement runs."""
+    editor = connection.schema_editor(collect_sql=True, atomic=atomic)
+    if connection.vendor != "sqlite":
+        with editor:
+            yield editor
+        return
+    connection.check_constraints = lambda table_names=None: None
+    try:
+        with editor:
+            yield editor
+    finally:
+        del connection.check_constraints
 
 
 def exists(connection: Any, kind: ObjectKind, name: str, table: str) -> bool:

@@ -1,15 +1,17 @@
 """The database catalog in one read: tables, columns, constraints, indexes and sequences.
 
 ``read(connection)`` builds a ``Snapshot`` with a fixed number of queries per backend (PostgreSQL
-4, MySQL/MariaDB 4, SQLite 3), whatever the number of tables; ``authtools.db.catalog`` and
+4, MySQL/MariaDB 3, SQLite 3), whatever the number of tables; ``authtools.db.catalog`` and
 ``authtools.db.schema`` answer from it. Inside ``pinned(connection)`` (a procedure's run) one
 snapshot serves every question: the renames authtools itself runs through
 ``schema.rename_sql`` are applied to it as they execute, any other DDL on the connection makes
 it read again, and so does a transaction that ended without committing them.
 
 Names follow each backend's catalog: SQLite's primary key is ``__primary__`` and its foreign
-keys ``fk_<column>`` (SQLite names neither); its CHECK constraints are not read (they live only
-in the CREATE TABLE text).
+keys ``fk_<column>`` (SQLite names neither). CHECK constraints are read on PostgreSQL only (no
+procedure renames one; SQLite keeps them only in the CREATE TABLE text, MariaDB in a view that
+costs a query of its own). On MySQL/MariaDB an index and the foreign key it serves share one
+name: the snapshot holds the foreign key.
 """
 
 from __future__ import annotations
@@ -219,11 +221,6 @@ WHERE TABLE_SCHEMA = DATABASE() AND REFERENCED_TABLE_NAME IS NOT NULL
 ORDER BY TABLE_NAME, CONSTRAINT_NAME, ORDINAL_POSITION
 """
 
-_MYSQL_CHECKS = """
-SELECT CONSTRAINT_NAME, TABLE_NAME FROM information_schema.CHECK_CONSTRAINTS
-WHERE CONSTRAINT_SCHEMA = DATABASE()
-"""
-
 
 def _read_mysql(cursor: Any, snap: Snapshot) -> None:
     cursor.execute(_MYSQL_COLUMNS)
@@ -248,11 +245,6 @@ def _read_mysql(cursor: Any, snap: Snapshot) -> None:
         ref_types = tuple(snap.columns.get(ref_table, {}).get(c, "") for c in ref_cols)
         snap.constraints.setdefault(table, {})[name] = Constraint(
             name, table, "foreign", tuple(cols), False, ref_table, tuple(ref_cols), ref_types
-        )
-    cursor.execute(_MYSQL_CHECKS)
-    for name, table in cursor.fetchall():
-        snap.constraints.setdefault(table, {}).setdefault(
-            name, Constraint(name, table, "check", ())
         )
 
 
