@@ -238,6 +238,9 @@ class Database:
         if self.vendor == "sqlite":
             name = str(self.root / f"run-{uuid.uuid4().hex[:8]}.sqlite3")
             shutil.copyfile(self.template, name)
+            # Flush the copy now: else the first COMMIT's fsync writes the whole file (timed).
+            with open(name, "rb+") as handle:
+                os.fsync(handle.fileno())
         else:
             name = f"{self.template}_{len(self.copies)}"
             server(self.vendor, f'CREATE DATABASE "{name}" TEMPLATE "{self.template}"')
