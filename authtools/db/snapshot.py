@@ -390,7 +390,8 @@ def pinned(connection: Any) -> Iterator[None]:
     finally:
         pin.depth -= 1
         if pin.depth == 0:
-            connection.execute_wrappers.remove(pin)
+            if pin in connection.execute_wrappers:  # (an unbalanced execute_wrapper() may pop it)
+                connection.execute_wrappers.remove(pin)
             pin.snapshot = None
             pin.expected.clear()
 
