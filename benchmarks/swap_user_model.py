@@ -1,21 +1,32 @@
-"""Benchmark: swap_user_model against the dumpdata/loaddata route, on PostgreSQL.
+"""Benchmark: swap_user_model as users run it, against the hand-written floor, on every backend.
 
-    .venvs/django-4.2/bin/python benchmarks/swap_user_model.py            # 10k, 100k, 1M users
-    .venvs/django-4.2/bin/python benchmarks/swap_user_model.py --sizes 10000 --dump-load-max 10000
+    .venvs/django-6.1/bin/python benchmarks/swap_user_model.py                  # 10k and 100k users
+    .venvs/django-6.1/bin/python benchmarks/swap_user_model.py --sizes 10000 100000 1000000
+    .venvs/django-6.1/bin/python benchmarks/swap_user_model.py --backends sqlite --runs 5
 
-For each size it builds a project on auth.User in a fresh PostgreSQL database (127.0.0.1:5432,
-user postgres), bulk-loads N users (3 groups each, one order each, an admin log row for every
-tenth user) with generate_series, then switches the code to accounts.User and times:
+For each backend (SQLite, PostgreSQL on 127.0.0.1:5432 as postgres, MariaDB on 127.0.0.1:3306 as
+root) and each size it builds the test project on auth.User, migrates it and bulk-loads N users
+(3 groups each, an order each, an admin log row for every tenth user), switches the code to
+accounts.User (its 0001_initial written), then runs, interleaved, --runs times each:
 
-- the swap: preflight (reading the project and the catalog) and the run (backup of the metadata
-  rows, every step in one transaction, verification), in one Django process, as the command
-  does it; "db" is the time spent in the database by the steps and the verification;
-- the dump/load route (sizes up to --dump-load-max): dumpdata of the users, groups, orders and
-  admin log on the old model, a fresh database migrated on the new model, loaddata of the dump
-  with the model label rewritten. Above --dump-load-max its time is extrapolated linearly from
-  the largest measured size and labelled "extrapolated".
+- the floor: what a person would type by hand, in one transaction (one connection, timed from
+  BEGIN to COMMIT): record accounts.0001_initial, relabel the content type, rename the three
+  tables and (PostgreSQL) their sequences;
+- the whole command: ``manage.py swap_user_model --from auth.User --noinput`` in a child process
+  (Django start-up, preflight, backup, run, verification): wall and CPU time (user + system, from
+  the child's resource usage), and its database time (every statement and commit, timed inside
+  the process by a connection wrapper) and statement count;
+- ``manage.py check`` on the same project (its CPU time is the whole command's yardstick).
 
-Prints one table; --json writes the figures as JSON too.
+Each run gets the same starting database: SQLite a copy of the loaded file, PostgreSQL a copy
+made with CREATE DATABASE ... TEMPLATE; MariaDB cannot copy a database cheaply, so the swap is
+undone with ``swap_user_model --rollback`` and the floor with the reverse statements (untimed).
+
+It prints medians with [min-max] ranges, the ratio of the swap's database time to the floor's,
+the growth from the smallest to the largest size, and each against its goal:
+database time within 3x of the floor, growth under 1.5x, the whole command within 1.2x the CPU
+of ``manage.py check``. 1,000,000 users is opt-in (--sizes): loading it takes minutes per
+backend. Exit status 0 when every goal is met, 1 when not; --json writes the figures too.
 """
 
 from __future__ import annotations
@@ -23,243 +34,439 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import resource
 import shutil
+import sqlite3
+import statistics
 import subprocess
 import sys
 import tempfile
 import time
 import uuid
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 REPO = Path(__file__).resolve().parent.parent
 TESTPROJECT = REPO / "testproject"
 PG = {"host": "127.0.0.1", "port": 5432, "user": "postgres"}
+MY = {"host": "127.0.0.1", "port": 3306, "user": "root", "password": ""}
+BACKENDS = ("sqlite", "postgresql", "mysql")
+GOAL_FLOOR, GOAL_GROWTH, GOAL_CPU = 3.0, 1.5, 1.2
 
-LOAD = """
-INSERT INTO auth_group (name) VALUES ('editors'), ('buyers'), ('staff');
-INSERT INTO auth_user (password, last_login, is_superuser, username, first_name, last_name,
-                       email, is_staff, is_active, date_joined)
-SELECT 'md5$bench$' || md5(i::text), NULL, false, 'user' || i, '', '',
-       'user' || i || '@example.com', false, true, now()
-FROM generate_series(1, %(n)s) AS i;
-INSERT INTO auth_user_groups (user_id, group_id)
-SELECT u.id, g.id FROM auth_user u CROSS JOIN auth_group g;
-INSERT INTO shop_order (total, created, user_id) SELECT 9.99, now(), id FROM auth_user;
-INSERT INTO django_admin_log (action_time, object_id, object_repr, action_flag,
-                              change_message, content_type_id, user_id)
-SELECT now(), id::text, 'user', 2, '[]',
-       (SELECT id FROM django_content_type WHERE app_label = 'auth' AND model = 'user'), id
-FROM auth_user WHERE id %% 10 = 0;
-ANALYZE;
-"""
-
-SWAP = """
-import json, time
+# manage.py with a connection wrapper that times every statement and commit (the database time).
+RUNNER = """
+import atexit, json, os, sys, time
 from pathlib import Path
-from django.db import connection
-from authtools.procedures import swap
-from authtools.procedures.backup import Backup
-from authtools.procedures.runner import execute
 
-started = time.perf_counter()
-spec = swap.preflight("default", "auth.User")
-plan = swap.build_plan(spec)
-planned = time.perf_counter()
-db_time = 0.0
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "testproject.settings")
+figures = {"db": 0.0, "statements": 0}
 
-def timed(execute_sql, sql, params, many, context):
-    global db_time
-    t = time.perf_counter()
+def timed(execute, sql, params, many, context):
+    started = time.perf_counter()
     try:
-        return execute_sql(sql, params, many, context)
+        return execute(sql, params, many, context)
     finally:
-        db_time += time.perf_counter() - t
+        figures["db"] += time.perf_counter() - started
+        figures["statements"] += 1
 
-with swap.locked("default"), swap.ddl_session("default"):
-    backup = Backup.create(Path(BACKUPS), "swap_user_model")
-    with connection.execute_wrapper(timed):
-        result = execute(plan, backup)
-done = time.perf_counter()
-print(json.dumps({
-    "preflight": planned - started, "run": done - planned, "db": db_time,
-    "failures": result.failures, "steps": len(plan.steps),
-}))
+from django.db.backends.base.base import BaseDatabaseWrapper
+from django.db.backends.signals import connection_created
+
+commit = BaseDatabaseWrapper._commit
+
+def timed_commit(self):
+    started = time.perf_counter()
+    try:
+        return commit(self)
+    finally:
+        figures["db"] += time.perf_counter() - started
+
+BaseDatabaseWrapper._commit = timed_commit
+
+def wrap(sender, connection, **kwargs):
+    if timed not in connection.execute_wrappers:
+        connection.execute_wrappers.append(timed)
+
+connection_created.connect(wrap)
+atexit.register(lambda: Path(os.environ["BENCH_FIGURES"]).write_text(json.dumps(figures)))
+from django.core.management import execute_from_command_line
+
+execute_from_command_line(sys.argv)
 """
 
-
-def psql(database: str, sql: str) -> None:
-    import psycopg
-
-    with psycopg.connect(dbname=database, autocommit=True, **PG) as conn:  # type: ignore[arg-type]
-        conn.execute(sql)
+OLD_TABLES = ("auth_user", "auth_user_groups", "auth_user_user_permissions")
+NEW_TABLES = ("accounts_user", "accounts_user_groups", "accounts_user_user_permissions")
 
 
-def server(sql: str) -> None:
-    psql("postgres", sql)
-
-
-class Bench:
-    def __init__(self, root: Path) -> None:
-        self.root = root
-
-    def project(self, name: str) -> Path:
-        path = self.root / name
-        shutil.copytree(
-            TESTPROJECT, path, ignore=shutil.ignore_patterns("__pycache__", "db.sqlite3")
+def floor_statements(vendor: str, forward: bool = True) -> list[str]:
+    """The hand-written swap (or its reverse), one statement a line."""
+    old, new = (OLD_TABLES, NEW_TABLES) if forward else (NEW_TABLES, OLD_TABLES)
+    label = ("'accounts'", "'user'") if forward else ("'auth'", "'user'")
+    was = ("'auth'", "'user'") if forward else ("'accounts'", "'user'")
+    now = {"postgresql": "now()", "mysql": "NOW(6)", "sqlite": "datetime('now')"}[vendor]
+    statements = [
+        "INSERT INTO django_migrations (app, name, applied) "
+        f"VALUES ('accounts', '0001_initial', {now})"
+        if forward
+        else "DELETE FROM django_migrations WHERE app = 'accounts' AND name = '0001_initial'",
+        f"UPDATE django_content_type SET app_label = {label[0]}, model = {label[1]} "
+        f"WHERE app_label = {was[0]} AND model = {was[1]}",
+    ]
+    if vendor == "mysql":
+        statements.append(
+            "RENAME TABLE " + ", ".join(f"{a} TO {b}" for a, b in zip(old, new, strict=True))
         )
-        return path
+    else:
+        statements += [f"ALTER TABLE {a} RENAME TO {b}" for a, b in zip(old, new, strict=True)]
+    if vendor == "postgresql":
+        statements += [
+            f"ALTER SEQUENCE {a}_id_seq RENAME TO {b}_id_seq" for a, b in zip(old, new, strict=True)
+        ]
+    return statements
 
-    def manage(self, path: Path, database: str, *args: str, stdout: Any = None) -> str:
-        env = {k: v for k, v in os.environ.items() if not k.startswith("DJANGO_")}
-        env.update(TESTPROJECT_DB="postgresql", TESTPROJECT_DB_NAME=database)
-        proc = subprocess.run(
-            [sys.executable, "manage.py", *args],
-            cwd=path,
-            env=env,
-            stdout=stdout or subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
+
+def load_sql(vendor: str, n: int) -> list[str]:
+    users = {
+        "postgresql": f"SELECT i FROM generate_series(1, {n}) AS s(i)",
+        "mysql": f"SELECT seq AS i FROM seq_1_to_{n}",
+        "sqlite": f"WITH RECURSIVE s(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM s WHERE i < {n}) "
+        "SELECT i FROM s",
+    }[vendor]
+    cat = {"postgresql": "||", "sqlite": "||", "mysql": None}[vendor]
+
+    def concat(*parts: str) -> str:
+        return f" {cat} ".join(parts) if cat else f"CONCAT({', '.join(parts)})"
+
+    now = {"postgresql": "now()", "mysql": "NOW(6)", "sqlite": "datetime('now')"}[vendor]
+    false, true = ("false", "true") if vendor == "postgresql" else ("0", "1")
+    text_id = "CAST(id AS CHAR)" if vendor == "mysql" else "CAST(id AS TEXT)"
+    password = concat("'md5$bench$'", "i")
+    username = concat("'user'", "i")
+    email = concat("'user'", "i", "'@example.com'")
+    return [
+        "INSERT INTO auth_group (name) VALUES ('editors'), ('buyers'), ('staff')",
+        "INSERT INTO auth_user (password, last_login, is_superuser, username, first_name, "
+        "last_name, email, is_staff, is_active, date_joined) "
+        f"SELECT {password}, NULL, {false}, {username}, '', '', "
+        f"{email}, {false}, {true}, {now} FROM ({users}) AS u",
+        "INSERT INTO auth_user_groups (user_id, group_id) "
+        "SELECT u.id, g.id FROM auth_user u CROSS JOIN auth_group g",
+        f"INSERT INTO shop_order (total, created, user_id) SELECT 9.99, {now}, id FROM auth_user",
+        "INSERT INTO django_admin_log (action_time, object_id, object_repr, action_flag, "
+        "change_message, content_type_id, user_id) "
+        f"SELECT {now}, {text_id}, 'user', 2, '[]', "
+        "(SELECT id FROM django_content_type WHERE app_label = 'auth' AND model = 'user'), id "
+        "FROM auth_user WHERE id % 10 = 0",
+        {"postgresql": "ANALYZE", "sqlite": "ANALYZE", "mysql": "ANALYZE TABLE auth_user"}[vendor],
+    ]
+
+
+# --- databases -------------------------------------------------------------------------------
+
+
+def connect(vendor: str, name: str) -> Any:
+    if vendor == "postgresql":
+        import psycopg
+
+        return psycopg.connect(dbname=name, autocommit=True, **PG)  # type: ignore[arg-type]
+    if vendor == "mysql":
+        import MySQLdb
+
+        conn = MySQLdb.connect(database=name, **MY)
+        conn.autocommit(True)
+        return conn
+    return sqlite3.connect(name, isolation_level=None)
+
+
+def server(vendor: str, sql: str) -> None:
+    conn = connect(vendor, "postgres" if vendor == "postgresql" else "")
+    try:
+        conn.cursor().execute(sql)
+    finally:
+        conn.close()
+
+
+def run_sql(vendor: str, name: str, statements: list[str]) -> None:
+    conn = connect(vendor, name)
+    try:
+        cursor = conn.cursor()
+        for sql in statements:
+            cursor.execute(sql)
+    finally:
+        conn.close()
+
+
+def floor(vendor: str, name: str) -> float:
+    """The hand-written swap in one transaction; seconds from BEGIN to COMMIT."""
+    conn = connect(vendor, name)
+    try:
+        cursor = conn.cursor()
+        started = time.perf_counter()
+        cursor.execute("START TRANSACTION" if vendor == "mysql" else "BEGIN")
+        for sql in floor_statements(vendor):
+            cursor.execute(sql)
+        cursor.execute("COMMIT")
+        return time.perf_counter() - started
+    finally:
+        conn.close()
+
+
+class Database:
+    """The loaded template of one backend and size, and a fresh copy of it per run."""
+
+    def __init__(self, vendor: str, root: Path, n: int) -> None:
+        self.vendor, self.root, self.n = vendor, root, n
+        suffix = uuid.uuid4().hex[:8]
+        self.template = (
+            str(root / f"template-{n}.sqlite3")
+            if vendor == "sqlite"
+            else f"authtools_bench_{n}_{suffix}"
         )
-        if proc.returncode != 0:
-            raise RuntimeError(f"manage.py {' '.join(args[:2])} failed:\n{proc.stderr[-3000:]}")
-        return proc.stdout or ""
+        self.copies: list[str] = []
 
-    def old_model(self, path: Path) -> None:
-        settings = path / "testproject" / "settings.py"
-        text = settings.read_text().replace(
+    def create(self, name: str) -> None:
+        if self.vendor == "postgresql":
+            server(self.vendor, f'CREATE DATABASE "{name}"')
+        elif self.vendor == "mysql":
+            server(self.vendor, f"CREATE DATABASE `{name}` CHARACTER SET utf8mb4")
+
+    def copy(self) -> str:
+        """A database in the starting state (MariaDB: the template itself, restored after)."""
+        if self.vendor == "mysql":
+            return self.template
+        if self.vendor == "sqlite":
+            name = str(self.root / f"run-{uuid.uuid4().hex[:8]}.sqlite3")
+            shutil.copyfile(self.template, name)
+            # Flush the copy now: else the first COMMIT's fsync writes the whole file (timed).
+            with open(name, "rb+") as handle:
+                os.fsync(handle.fileno())
+        else:
+            name = f"{self.template}_{len(self.copies)}"
+            server(self.vendor, f'CREATE DATABASE "{name}" TEMPLATE "{self.template}"')
+        self.copies.append(name)
+        return name
+
+    def discard(self, name: str) -> None:
+        if self.vendor == "sqlite":
+            Path(name).unlink(missing_ok=True)
+        elif self.vendor == "postgresql":
+            server(self.vendor, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+    def drop(self) -> None:
+        for name in self.copies:
+            self.discard(name)
+        if self.vendor == "sqlite":
+            Path(self.template).unlink(missing_ok=True)
+        elif self.vendor == "postgresql":
+            server(self.vendor, f'DROP DATABASE IF EXISTS "{self.template}" WITH (FORCE)')
+        else:
+            server(self.vendor, f"DROP DATABASE IF EXISTS `{self.template}`")
+
+
+# --- projects --------------------------------------------------------------------------------
+
+
+def make_projects(root: Path) -> tuple[Path, Path]:
+    """(the project on auth.User, the project on accounts.User with its 0001_initial)."""
+    ignore = shutil.ignore_patterns("__pycache__", "db.sqlite3", ".authtools-backups")
+    old, new = root / "old", root / "new"
+    shutil.copytree(TESTPROJECT, old, ignore=ignore)
+    shutil.copytree(TESTPROJECT, new, ignore=ignore)
+    settings = old / "testproject" / "settings.py"
+    settings.write_text(
+        settings.read_text().replace(
             'AUTH_USER_MODEL = "accounts.User"', 'AUTH_USER_MODEL = "auth.User"'
         )
-        settings.write_text(text)
-        (path / "accounts" / "models.py").write_text('"""auth.User for now."""\n')
-        (path / "accounts" / "admin.py").write_text("")
-        shutil.move(path / "accounts/migrations/0001_initial.py", path / "0001_initial.py.saved")
+    )
+    (old / "accounts" / "models.py").write_text('"""auth.User for now."""\n')
+    (old / "accounts" / "admin.py").write_text("")
+    (old / "accounts" / "migrations" / "0001_initial.py").unlink()
+    for path in (old, new):
+        (path / "bench_manage.py").write_text(RUNNER)
+    return old, new
 
-    def new_model(self, path: Path) -> None:
-        for rel in ("accounts/models.py", "accounts/admin.py", "testproject/settings.py"):
-            shutil.copy(TESTPROJECT / rel, path / rel)
-        shutil.move(path / "0001_initial.py.saved", path / "accounts/migrations/0001_initial.py")
 
-    def populated(self, n: int) -> tuple[Path, str]:
-        """A project on auth.User with N users in a new database; code switched to accounts.User."""
-        database = f"authtools_bench_{uuid.uuid4().hex[:8]}"
-        server(f'CREATE DATABASE "{database}"')
-        path = self.project(database)
-        self.old_model(path)
-        self.manage(path, database, "migrate", "--no-input", "-v", "0")
-        psql(database, LOAD % {"n": n})
-        return path, database
+def env_for(vendor: str, name: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("DJANGO_", "TESTPROJECT_"))}
+    env.update(TESTPROJECT_DB=vendor, TESTPROJECT_DB_NAME=name, PYTHONDONTWRITEBYTECODE="1")
+    return env
 
-    def swap(self, n: int) -> dict[str, Any]:
-        path, database = self.populated(n)
-        try:
-            self.new_model(path)
-            code = SWAP.replace("BACKUPS", repr(str(path / "backups")))
-            out = self.manage(path, database, "shell", "-v", "0", "-c", code)
-            figures: dict[str, Any] = json.loads(out.strip().splitlines()[-1])
-            if figures["failures"]:
-                raise RuntimeError(f"swap did not verify: {figures['failures']}")
-            return figures
-        finally:
-            server(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)')
 
-    def dump_load(self, n: int) -> dict[str, float]:
-        path, database = self.populated(n)
-        fresh = f"{database}_fresh"
-        dump = path / "dump.json"
-        try:
-            started = time.perf_counter()
-            with dump.open("w") as handle:
-                self.manage(
-                    path,
-                    database,
-                    "dumpdata",
-                    "auth.group",
-                    "auth.user",
-                    "shop.order",
-                    "admin.logentry",
-                    "--natural-foreign",
-                    stdout=handle,
+def command(project: Path, vendor: str, name: str, *args: str) -> dict[str, Any]:
+    """Run bench_manage.py ARGS; wall, CPU (user + system) and the database time it counted."""
+    figures_file = project / f"figures-{uuid.uuid4().hex[:8]}.json"
+    env = env_for(vendor, name)
+    env["BENCH_FIGURES"] = str(figures_file)
+    started = time.perf_counter()
+    proc = subprocess.Popen(
+        [sys.executable, "bench_manage.py", *args],
+        cwd=project,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    stdout, stderr = proc.communicate()
+    wall = time.perf_counter() - started
+    if proc.returncode != 0:
+        raise RuntimeError(f"manage.py {' '.join(args)} failed:\n{stdout[-2000:]}{stderr[-3000:]}")
+    figures: dict[str, Any] = json.loads(figures_file.read_text())
+    figures_file.unlink()
+    figures.update(wall=wall, out=stdout)
+    return figures
+
+
+def timed_command(project: Path, vendor: str, name: str, *args: str) -> dict[str, Any]:
+    """command() with the child's CPU time (the rusage of waited-for children, before/after)."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    figures = command(project, vendor, name, *args)
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    figures["cpu"] = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    return figures
+
+
+# --- the benchmark ---------------------------------------------------------------------------
+
+
+def populate(db: Database, old_project: Path) -> float:
+    started = time.perf_counter()
+    db.create(db.template)
+    command(old_project, db.vendor, db.template, "migrate", "--no-input", "-v", "0")
+    run_sql(db.vendor, db.template, load_sql(db.vendor, db.n))
+    return time.perf_counter() - started
+
+
+def measure(
+    vendor: str, n: int, runs: int, root: Path, log: Callable[[str], None]
+) -> dict[str, Any]:
+    old_project, new_project = make_projects(root / f"{vendor}-{n}")
+    db = Database(vendor, root, n)
+    try:
+        log(f"{vendor} {n:,} users: loading ({populate(db, old_project):.1f} s)")
+        result: dict[str, list[float]] = {
+            k: [] for k in ("floor", "db", "statements", "wall", "cpu", "check_wall", "check_cpu")
+        }
+        backups = root / f"backups-{vendor}-{n}"
+        for run in range(runs):
+            name = db.copy()
+            result["floor"].append(floor(vendor, name))
+            if vendor == "mysql":
+                run_sql(vendor, name, floor_statements(vendor, forward=False))
+            else:
+                db.discard(name)
+            name = db.copy()
+            swap = timed_command(
+                new_project,
+                vendor,
+                name,
+                "swap_user_model",
+                "--from",
+                "auth.User",
+                "--noinput",
+                "--backup-dir",
+                str(backups),
+            )
+            if "Done; verified." not in swap["out"]:
+                raise RuntimeError(f"the swap did not verify:\n{swap['out']}")
+            for key in ("db", "statements", "wall", "cpu"):
+                result[key].append(swap[key])
+            check = timed_command(new_project, vendor, name, "check")
+            result["check_wall"].append(check["wall"])
+            result["check_cpu"].append(check["cpu"])
+            if vendor == "mysql":
+                command(
+                    new_project,
+                    vendor,
+                    name,
+                    "swap_user_model",
+                    "--rollback",
+                    "--noinput",
+                    "--backup-dir",
+                    str(backups),
                 )
-            dumped = time.perf_counter()
-            text = dump.read_text().replace('"model": "auth.user"', '"model": "accounts.user"')
-            text = text.replace('["auth", "user"]', '["accounts", "user"]')
-            dump.write_text(text)
-            self.new_model(path)
-            server(f'CREATE DATABASE "{fresh}"')
-            self.manage(path, fresh, "migrate", "--no-input", "-v", "0")
-            migrated = time.perf_counter()
-            self.manage(path, fresh, "loaddata", str(dump), "-v", "0")
-            loaded = time.perf_counter()
-            return {
-                "dumpdata": dumped - started,
-                "migrate": migrated - dumped,
-                "loaddata": loaded - migrated,
-                "total": loaded - started,
-            }
-        finally:
-            server(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)')
-            server(f'DROP DATABASE IF EXISTS "{fresh}" WITH (FORCE)')
+            else:
+                db.discard(name)
+            log(
+                f"  run {run + 1}: floor {result['floor'][-1] * 1000:.1f} ms, swap db "
+                f"{swap['db'] * 1000:.1f} ms ({swap['statements']} statements), wall "
+                f"{swap['wall']:.2f} s, cpu {swap['cpu']:.2f} s; check cpu {check['cpu']:.2f} s"
+            )
+        return {"backend": vendor, "users": n, **result}
+    finally:
+        db.drop()
+
+
+def median_range(values: list[float], scale: float = 1.0, digits: int = 1) -> str:
+    m = statistics.median(values) * scale
+    return f"{m:.{digits}f} [{min(values) * scale:.{digits}f}-{max(values) * scale:.{digits}f}]"
+
+
+def report(rows: list[dict[str, Any]]) -> bool:
+    met = True
+    print(
+        f"{'backend':<10} {'users':>9}  {'floor ms':<18} {'swap db ms':<20} {'ratio':>6}  "
+        f"{'stmts':>5}  {'swap wall s':<18} {'swap cpu s':<18} {'check cpu s':<18} {'cpu ratio':>9}"
+    )
+    for r in rows:
+        ratios = [d / f for d, f in zip(r["db"], r["floor"], strict=True)]
+        cpu_ratios = [c / k for c, k in zip(r["cpu"], r["check_cpu"], strict=True)]
+        r["ratio"], r["cpu_ratio"] = statistics.median(ratios), statistics.median(cpu_ratios)
+        print(
+            f"{r['backend']:<10} {r['users']:>9,}  {median_range(r['floor'], 1000):<18} "
+            f"{median_range(r['db'], 1000):<20} {r['ratio']:>5.1f}x  "
+            f"{int(statistics.median(r['statements'])):>5}  {median_range(r['wall'], 1, 2):<18} "
+            f"{median_range(r['cpu'], 1, 2):<18} {median_range(r['check_cpu'], 1, 2):<18} "
+            f"{r['cpu_ratio']:>8.2f}x"
+        )
+    print()
+    for backend in dict.fromkeys(r["backend"] for r in rows):
+        mine = [r for r in rows if r["backend"] == backend]
+        worst = max(r["ratio"] for r in mine)
+        cpu = max(r["cpu_ratio"] for r in mine)
+        line = (
+            f"{backend}: database time {worst:.1f}x the floor at worst (goal <= {GOAL_FLOOR:.0f}x: "
+            f"{'met' if worst <= GOAL_FLOOR else 'NOT met'}); whole command "
+            f"{cpu:.2f}x the CPU of manage.py check at worst (goal <= {GOAL_CPU}x: "
+            f"{'met' if cpu <= GOAL_CPU else 'NOT met'})"
+        )
+        met &= worst <= GOAL_FLOOR and cpu <= GOAL_CPU
+        if len(mine) > 1:
+            first, last = mine[0], mine[-1]
+            growth = statistics.median(last["db"]) / statistics.median(first["db"])
+            wall = statistics.median(last["wall"]) / statistics.median(first["wall"])
+            line += (
+                f"; growth {first['users']:,} -> {last['users']:,}: database time {growth:.2f}x, "
+                f"wall {wall:.2f}x (goal < {GOAL_GROWTH}x: "
+                f"{'met' if growth < GOAL_GROWTH else 'NOT met'})"
+            )
+            met &= growth < GOAL_GROWTH
+        print(line)
+    load = os.getloadavg()
+    print(f"load average during the run: {load[0]:.2f} {load[1]:.2f} {load[2]:.2f}")
+    return met
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--sizes", type=int, nargs="+", default=[10_000, 100_000, 1_000_000])
-    parser.add_argument(
-        "--dump-load-max",
-        type=int,
-        default=10_000,
-        help="Measure the dump/load route up to this many users (it takes minutes at 10,000); "
-        "extrapolate linearly above.",
-    )
+    parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n\n")[0])
+    parser.add_argument("--sizes", type=int, nargs="+", default=[10_000, 100_000])
+    parser.add_argument("--backends", nargs="+", choices=BACKENDS, default=list(BACKENDS))
+    parser.add_argument("--runs", type=int, default=3, help="Runs of each (default 3).")
     parser.add_argument("--json", type=Path, help="Also write the figures to this file.")
     options = parser.parse_args(argv)
+
+    def log(message: str) -> None:
+        print(message, file=sys.stderr, flush=True)
+
     rows = []
     with tempfile.TemporaryDirectory(prefix="authtools-bench-") as tmp:
-        bench = Bench(Path(tmp))
-        measured: tuple[int, float] | None = None
-        for n in options.sizes:
-            swap = bench.swap(n)
-            if n <= options.dump_load_max:
-                route = bench.dump_load(n)
-                measured = (n, route["total"])
-                print(json.dumps({"users": n, "dump_load_parts": route}), file=sys.stderr)
-                dump_total, label = route["total"], "measured"
-            elif measured is not None:
-                dump_total, label = measured[1] * n / measured[0], "extrapolated"
-            else:
-                dump_total, label = float("nan"), "not measured"
-            rows.append(
-                {
-                    "users": n,
-                    "swap_db_s": swap["db"],
-                    "swap_run_s": swap["run"],
-                    "swap_preflight_s": swap["preflight"],
-                    "dump_load_s": dump_total,
-                    "dump_load": label,
-                    "speedup": dump_total / swap["run"],
-                }
-            )
-            print(json.dumps(rows[-1]), file=sys.stderr, flush=True)
-    header = (
-        f"{'users':>10} {'swap db s':>10} {'swap run s':>11} {'preflight s':>12} "
-        f"{'dump/load s':>12} {'':<13} {'speedup':>9}"
-    )
-    print(header)
-    for r in rows:
-        print(
-            f"{r['users']:>10,} {r['swap_db_s']:>10.3f} {r['swap_run_s']:>11.3f} "
-            f"{r['swap_preflight_s']:>12.3f} {r['dump_load_s']:>12.1f} {r['dump_load']:<13} "
-            f"{r['speedup']:>8.0f}x"
-        )
-    first, last = rows[0], rows[-1]
-    print(
-        f"swap run time, {last['users']:,} vs {first['users']:,} users: "
-        f"{last['swap_run_s'] / first['swap_run_s']:.2f}x"
-    )
+        for vendor in options.backends:
+            for n in sorted(options.sizes):
+                rows.append(measure(vendor, n, options.runs, Path(tmp), log))
+    met = report(rows)
     if options.json:
         options.json.write_text(json.dumps(rows, indent=2))
-    return 0
+    return 0 if met else 1
 
 
 if __name__ == "__main__":

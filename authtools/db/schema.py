@@ -8,8 +8,12 @@ function per backend difference. Identifiers always go through ``connection.ops.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from typing import Any, Literal
+
+from authtools.db import snapshot
 
 ObjectKind = Literal["table", "column", "index", "constraint", "sequence"]
 
@@ -71,14 +75,19 @@ class Rename:
 
 
 def rename_sql(connection: Any, rename: Rename) -> list[str]:
-    """The statements that perform RENAME on this backend."""
+    """The statements that perform RENAME on this backend (no schema editor is opened: on SQLite
+    its exit checks every foreign key of the database)."""
+    statements = _rename_sql(connection, rename)
+    snapshot.expect(connection, statements, rename.kind, rename.table, rename.old, rename.new)
+    return statements
+
+
+def _rename_sql(connection: Any, rename: Rename) -> list[str]:
     q = connection.ops.quote_name
     vendor = connection.vendor
     if rename.kind == "table":
-        with connection.schema_editor(collect_sql=True, atomic=False) as editor:
-            return [
-                editor.sql_rename_table % {"old_table": q(rename.old), "new_table": q(rename.new)}
-            ]
+        template = connection.SchemaEditorClass.sql_rename_table
+        return [template % {"old_table": q(rename.old), "new_table": q(rename.new)}]
     if rename.kind == "column":
         return [f"ALTER TABLE {q(rename.table)} RENAME COLUMN {q(rename.old)} TO {q(rename.new)}"]
     if rename.kind == "sequence":
@@ -94,6 +103,8 @@ def rename_sql(connection: Any, rename: Rename) -> list[str]:
         return [f"ALTER INDEX {q(rename.old)} RENAME TO {q(rename.new)}"]
     if vendor == "mysql":
         return [f"ALTER TABLE {q(rename.table)} RENAME INDEX {q(rename.old)} TO {q(rename.new)}"]
+    # SQLite cannot rename an index: a rebuild reads every row. django_renames() never plans one
+    # there (the names are kept); a spec saved by an earlier version may still hold one.
     columns = ", ".join(q(c) for c in rename.columns)
     unique = "UNIQUE " if rename.unique else ""
     return [
@@ -102,20 +113,36 @@ def rename_sql(connection: Any, rename: Rename) -> list[str]:
     ]
 
 
+@contextmanager
+def collecting_editor(connection: Any, atomic: bool = True) -> Iterator[Any]:
+    """A schema editor that only collects SQL (for a plan). On SQLite leaving a schema editor
+    checks every foreign key of the database (PRAGMA foreign_key_check, reading every row): not
+    here, where no statement runs."""
+    editor = connection.schema_editor(collect_sql=True, atomic=atomic)
+    if connection.vendor != "sqlite":
+        with editor:
+            yield editor
+        return
+    connection.check_constraints = lambda table_names=None: None
+    try:
+        with editor:
+            yield editor
+    finally:
+        del connection.check_constraints
+
+
 def exists(connection: Any, kind: ObjectKind, name: str, table: str) -> bool:
     """Whether the object is there now (so a rename can be repeated after an interruption)."""
-    with connection.cursor() as cursor:
-        introspection = connection.introspection
-        if kind == "table":
-            return name in introspection.table_names(cursor)
-        if table not in introspection.table_names(cursor):
-            return False
-        if kind == "column":
-            return any(c.name == name for c in introspection.get_table_description(cursor, table))
-        if kind == "sequence":
-            cursor.execute("SELECT to_regclass(%s) IS NOT NULL", [connection.ops.quote_name(name)])
-            return bool(cursor.fetchone()[0])
-        return name in introspection.get_constraints(cursor, table)
+    snap = snapshot.current(connection)
+    if kind == "table":
+        return name in snap.columns
+    if table not in snap.columns:
+        return False
+    if kind == "column":
+        return name in snap.columns[table]
+    if kind == "sequence":
+        return name in snap.sequences
+    return name in snap.constraints_of(table)
 
 
 # --- the names Django gives ------------------------------------------------------------------
@@ -134,22 +161,72 @@ def django_renames(
     them for TABLE, renamed to what they would be called for NEW_TABLE, with COLUMNS renamed
     (old -> new) and foreign keys to a table in REF_TABLES pointing at its new name.
 
-    Names Django did not generate are left alone. ``only_foreign_keys_to`` limits the result to
-    the foreign keys pointing at that table (for tables that are not renamed themselves).
-    Renames are returned against NEW_TABLE (they run after the table rename).
+    Names Django did not generate are left alone, and so are SQLite's indexes (see
+    ``kept_names``). ``only_foreign_keys_to`` limits the result to the foreign keys pointing at
+    that table (for tables that are not renamed themselves). Renames are returned against
+    NEW_TABLE (they run after the table rename).
     """
+    return [
+        r
+        for r in _django_names(
+            connection, table, new_table, columns, ref_tables, only_foreign_keys_to
+        )
+        if not _kept(connection.vendor, r)
+    ]
+
+
+def kept_names(
+    connection: Any, table: str, new_table: str, columns: dict[str, str], ref_tables: dict[str, str]
+) -> list[Rename]:
+    """The renames of ``django_renames`` the backend cannot do in place, so not planned: SQLite
+    rebuilds an index to rename it (reading every row), so its indexes keep their names there,
+    as MySQL keeps its foreign keys' (Django finds both by their columns, never by name)."""
+    return [
+        r
+        for r in _django_names(connection, table, new_table, columns, ref_tables, None)
+        if _kept(connection.vendor, r)
+    ]
+
+
+def kept_names_note(renames: list[Rename]) -> str:
+    """The plan's note for ``kept_names`` (SQLite)."""
+    tables = ", ".join(sorted({repr(r.table) for r in renames}))
+    names = ", ".join(repr(r.old) for r in renames)
+    return (
+        "SQLite cannot rename an index without rebuilding it (reading every row): "
+        + (
+            f"the index of {tables} keeps its name ({names}); "
+            if len(renames) == 1
+            else f"the {len(renames)} indexes of {tables} keep their names ({names}); "
+        )
+        + "Django finds indexes by their columns, not their names, and a fresh migrate would "
+        "name them after the new tables."
+    )
+
+
+def _kept(vendor: str, rename: Rename) -> bool:
+    return vendor == "sqlite" and rename.kind == "index"
+
+
+def _django_names(
+    connection: Any,
+    table: str,
+    new_table: str,
+    columns: dict[str, str],
+    ref_tables: dict[str, str],
+    only_foreign_keys_to: str | None,
+) -> list[Rename]:
     vendor = connection.vendor
+    # Instantiated, never entered: on SQLite entering and leaving checks every foreign key.
     editor = connection.schema_editor()
-    with connection.cursor() as cursor:
-        constraints = connection.introspection.get_constraints(cursor, table)
+    snap = snapshot.current(connection)
     renames: list[Rename] = []
-    for name, info in sorted(constraints.items()):
-        cols = list(info.get("columns") or [])
+    for name, info in sorted(snap.constraints_of(table).items()):
+        cols = list(info.columns)
         new_cols = [columns.get(c, c) for c in cols]
-        fk = info.get("foreign_key")
         candidates: list[tuple[str, str, ObjectKind]] = []
-        if fk:
-            ref_table, ref_column = fk
+        if info.kind == "foreign":
+            ref_table, ref_column = info.ref_table or "", (info.ref_columns or ("",))[0]
             if only_foreign_keys_to is not None and ref_table != only_foreign_keys_to:
                 continue
             if vendor != "postgresql":
@@ -183,29 +260,17 @@ def django_renames(
                 )
         for old, new, kind in candidates:
             if name == old and old != new:
-                if vendor == "sqlite" and kind == "index" and info.get("primary_key"):
+                if vendor == "sqlite" and info.kind == "primary":
                     break
-                renames.append(
-                    Rename(kind, new_table, old, new, tuple(new_cols), bool(info.get("unique")))
-                )
+                renames.append(Rename(kind, new_table, old, new, tuple(new_cols), info.unique))
                 break
     if vendor == "postgresql" and only_foreign_keys_to is None:
-        renames += _sequence_renames(connection, table, new_table, columns)
-    return renames
-
-
-def _sequence_renames(
-    connection: Any, table: str, new_table: str, columns: dict[str, str]
-) -> list[Rename]:
-    renames = []
-    with connection.cursor() as cursor:
-        for info in connection.introspection.get_sequences(cursor, table):
-            old = info["name"]
-            column = info.get("column") or "id"
-            if old == f"{table}_{column}_seq":
+        for sequence in sorted(snap.sequences_of(table), key=lambda s: s.name):
+            column = sequence.column or "id"
+            if sequence.name == f"{table}_{column}_seq":
                 new = f"{new_table}_{columns.get(column, column)}_seq"
-                if new != old:
-                    renames.append(Rename("sequence", new_table, old, new))
+                if new != sequence.name:
+                    renames.append(Rename("sequence", new_table, sequence.name, new))
     return renames
 
 

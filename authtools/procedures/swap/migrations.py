@@ -149,9 +149,11 @@ def _mirror_migration(old: Any, new: Any, loader: Any) -> Any:
 
 def _change_sql(connection: Any, loader: Any, app: str, migration: Any) -> list[str]:
     """The SQL of the change migration as planned (it runs against the renamed table)."""
+    from authtools.db.schema import collecting_editor
+
     state = loader.project_state((app, migration.name), at_end=False)
     try:
-        with connection.schema_editor(collect_sql=True, atomic=migration.atomic) as editor:
+        with collecting_editor(connection, migration.atomic) as editor:
             migration.apply(state, editor, collect_sql=True)
     except Exception as exc:  # introspection of a table that does not exist yet, etc.
         return [f"-- computed when it runs ({type(exc).__name__}: {exc})"]

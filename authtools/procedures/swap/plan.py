@@ -5,7 +5,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from authtools.db.schema import Rename, rename_sql, sequence_reset_sql
+from authtools.db.schema import (
+    Rename,
+    kept_names,
+    kept_names_note,
+    rename_sql,
+    sequence_reset_sql,
+)
 from authtools.procedures.swap.migrations import GeneratedMigrations
 from authtools.procedures.swap.spec import StepSpec, SwapSpec
 
@@ -56,9 +62,11 @@ def add_steps(
             )
         )
     # Names of indexes, constraints and sequences, as migrate would have given them.
+    kept: list[Rename] = []
     for number, (old_table, new_table) in enumerate(table_map.items(), 1):
         columns = {r.old: r.new for r in column_renames if r.table == new_table}
         renames = schema_renames(connection, old_table, new_table, columns, table_map)
+        kept += kept_names(connection, old_table, new_table, columns, table_map)
         if renames:
             spec.steps.append(
                 _rename_step(
@@ -68,6 +76,8 @@ def add_steps(
                     connection,
                 )
             )
+    if kept:
+        spec.notes.append(kept_names_note(kept))
     referencing_tables = sorted(
         {fk.table for fk in all_fks if fk.ref_table == spec.old_table} - set(table_map)
     )

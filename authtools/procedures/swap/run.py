@@ -13,10 +13,14 @@ from authtools.procedures.swap.steps import build_plan
 
 @contextmanager
 def locked(database: str) -> Iterator[None]:
-    """Hold the database's authtools lock (PostgreSQL advisory lock, MySQL GET_LOCK)."""
+    """Hold the database's authtools lock (PostgreSQL advisory lock, MySQL GET_LOCK), and read
+    the catalog once for the whole swap (see authtools.db.snapshot)."""
+    from django.db import connections
+
+    from authtools.db.snapshot import pinned
     from authtools.procedures.runner import procedure_lock
 
-    with procedure_lock(database, PROCEDURE):
+    with procedure_lock(database, PROCEDURE), pinned(connections[database]):
         yield
 
 
