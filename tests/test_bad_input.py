@@ -216,11 +216,24 @@ def test_a_sqlite_file_that_is_not_a_database(project: Project) -> None:
             "DATABASES = {'default': 'sqlite'}",
             "settings.DATABASES['default'] is 'sqlite', not a dict",
         ),
+        (
+            "DATABASES['default']['ENGINE'] = 5",
+            "settings.DATABASES['default']['ENGINE'] is 5, not a dotted path such as "
+            "'django.db.backends.postgresql'",
+        ),
+        (
+            "DATABASES['default']['ENGINE'] = 'nope'",
+            "settings.DATABASES['default'] cannot be used: 'nope' isn't an available database "
+            "backend or couldn't be imported. Check the above exception. To use one of the "
+            "built-in backends, use 'django.db.backends.XXX', where XXX is one of: 'mysql', "
+            "'oracle', 'postgresql', 'sqlite3'",
+        ),
     ],
 )
 def test_databases_django_cannot_read(project: Project, source: str, problem: str) -> None:
-    """django.setup() itself fails (manage.py cannot start: Django's own traceback, before any
-    command runs); python -m authtools diagnose says why in one finding (E007), even --no-db."""
+    """django.setup() itself fails when it builds the first model (manage.py cannot start:
+    Django's own traceback, before any command runs); python -m authtools diagnose says why in
+    one finding (E007), even --no-db."""
     project.write("testproject/settings.py", project.read("testproject/settings.py") + source)
     expected = document(
         "accounts.User",

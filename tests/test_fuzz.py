@@ -22,7 +22,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 
 from tests.conftest import Database, Project, Result, copy_testproject
@@ -34,6 +34,7 @@ FUZZ = settings(
     derandomize=True,
     deadline=None,
     database=None,
+    phases=[Phase.explicit, Phase.generate],  # no shrinking: each example is a subprocess
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
 )
 SETTINGS_MODULE = "fuzzsettings"

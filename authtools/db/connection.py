@@ -103,23 +103,35 @@ def settings_problem(database: str) -> str | None:
     return None
 
 
-def connection_problem(database: str) -> str | None:
-    """None when DATABASE is configured and answers within the connect timeout; else one line
-    saying what is wrong: the setting, or "Cannot connect to the database 'default' (server):
-    driver message"."""
+def backend_problem(database: str) -> str | None:
+    """settings_problem(), or why Django cannot load the backend of DATABASE (an ENGINE that
+    names no backend, a driver that is not installed). Nothing is connected."""
     from django.db import connections
 
     problem = settings_problem(database)
     if problem:
         return problem
     try:
+        connections[database]
+    except Exception as exc:
+        return f"settings.DATABASES[{database!r}] cannot be used: {_one_line(exc)}"
+    return None
+
+
+def connection_problem(database: str) -> str | None:
+    """None when DATABASE is configured and answers within the connect timeout; else one line
+    saying what is wrong: the setting, or "Cannot connect to the database 'default' (server):
+    driver message"."""
+    from django.db import connections
+
+    problem = backend_problem(database)
+    if problem:
+        return problem
+    try:
         timeout = connect_timeout()
     except TimeoutSettingError as exc:
         return str(exc)
-    try:
-        connection = connections[database]
-    except Exception as exc:  # ENGINE names no backend, or its driver is not installed
-        return f"settings.DATABASES[{database!r}] cannot be used: {_one_line(exc)}"
+    connection = connections[database]
     started = time.monotonic()
     try:
         _probe(connection, timeout)

@@ -105,15 +105,18 @@ def boot(settings_module: str | None = None) -> BootState:
 
 def _unusable_databases() -> BootFailure | None:
     """DATABASES that Django cannot even read (None, a list, no 'default', an entry that is not
-    a dict) make django.setup() fail when the first model class is built: say so up front."""
+    a dict) or whose 'default' backend does not load (an ENGINE naming no backend, a driver that
+    is not installed) make django.setup() fail when the first model class is built: say so up
+    front, naming the setting."""
     from django.core.exceptions import ImproperlyConfigured
-    from django.db import connections
+    from django.db import DEFAULT_DB_ALIAS, connections
 
-    from authtools.db.connection import settings_problem
+    from authtools.db.connection import backend_problem
 
     try:
         tuple(connections)
-    except Exception as exc:  # Django's own check of the setting
-        problem = settings_problem("default") or f"{type(exc).__name__}: {exc}"
+        connections[DEFAULT_DB_ALIAS]
+    except Exception as exc:  # Django's own reading of the setting
+        problem = backend_problem(DEFAULT_DB_ALIAS) or f"{type(exc).__name__}: {exc}"
         return BootFailure("apps", ImproperlyConfigured(problem), traceback.format_exc())
     return None
