@@ -112,7 +112,7 @@ def backend_problem(database: str) -> str | None:
     if problem:
         return problem
     try:
-        connections[database]
+        connections[database]  # builds the backend's wrapper; does not connect
     except Exception as exc:
         return f"settings.DATABASES[{database!r}] cannot be used: {_one_line(exc)}"
     return None

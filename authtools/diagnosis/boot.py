@@ -115,7 +115,7 @@ def _unusable_databases() -> BootFailure | None:
 
     try:
         tuple(connections)
-        connections[DEFAULT_DB_ALIAS]
+        connections[DEFAULT_DB_ALIAS]  # loads the backend, as the first model will; no connect
     except Exception as exc:  # Django's own reading of the setting
         problem = backend_problem(DEFAULT_DB_ALIAS) or f"{type(exc).__name__}: {exc}"
         return BootFailure("apps", ImproperlyConfigured(problem), traceback.format_exc())
