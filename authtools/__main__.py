@@ -61,18 +61,29 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = build_parser()
-    args, rest = parser.parse_known_args(argv)
-    if args.command == "fix":
-        return fix(parser, args, rest)
-    if rest:
-        parser.error(f"unrecognized arguments: {' '.join(rest)}")
-    if args.command == "ids":
-        from authtools.diagnosis.catalog import markdown_table
+    """Run the command; its exit status. A reader that goes away (``ids | head -3``) ends the
+    output quietly (authtools.pipe); the status stays the command's own."""
+    from authtools import pipe
 
-        print(markdown_table())
-        return 0
-    return diagnose(args.subparser, args)
+    try:
+        parser = build_parser()
+        args, rest = parser.parse_known_args(argv)
+        if args.command == "fix":
+            return fix(parser, args, rest)
+        if rest:
+            parser.error(f"unrecognized arguments: {' '.join(rest)}")
+        if args.command == "ids":
+            from authtools.diagnosis.catalog import markdown_table
+
+            pipe.print_out(markdown_table())
+            return 0
+        return diagnose(args.subparser, args)
+    except BrokenPipeError:  # a closed pipe outside print_out (argparse swallows its own)
+        pipe.discard_stdout()
+        return 1
+    finally:  # also after argparse's SystemExit: what it buffered must not fail at exit
+        with pipe.closed_stdout_is_quiet():
+            pass
 
 
 def find_settings(parser: argparse.ArgumentParser, args: argparse.Namespace, folder: str) -> str:
@@ -110,18 +121,19 @@ def diagnose(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
 
     from django.core.management.color import color_style, no_style
 
-    from authtools import render
+    from authtools import pipe, render
     from authtools.diagnosis import run_diagnosis
     from authtools.diagnosis.boot import boot
 
     state = boot(settings_module)
     if state.ok("settings"):
-        from django.conf import settings
+        from authtools.db.connection import database_choices
 
-        if args.database not in settings.DATABASES:
+        choices = database_choices()  # None: DATABASES is broken, the diagnosis says how
+        if choices is not None and args.database not in choices:
             parser.error(
                 f"--database {args.database!r} is not in DATABASES "
-                f"(choose from {', '.join(map(repr, settings.DATABASES))})"
+                f"(choose from {', '.join(map(repr, choices))})"
             )
     from django.core.management.base import CommandError
 
@@ -136,10 +148,10 @@ def diagnose(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
     except CommandError as exc:  # bad usage found once the project is loaded (e.g. --target)
         parser.error(str(exc))
     if args.format == "json":
-        print(render.report_json(report))
+        pipe.print_out(render.report_json(report))
     else:
         style = no_style() if args.no_color else color_style()
-        print(render.report_text(report, style, args.verbosity))
+        pipe.print_out(render.report_text(report, style, args.verbosity))
     if state.failure is not None and (args.traceback or args.verbosity >= 2):
         print(f"\nDjango set-up stopped at {state.failure.phase!r}:", file=sys.stderr)
         print(state.failure.traceback, file=sys.stderr)

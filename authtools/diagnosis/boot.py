@@ -25,6 +25,11 @@ class BootFailure:
 
     @property
     def summary(self) -> str:
+        if isinstance(self.error, SystemExit):
+            return (
+                f"SystemExit({self.error.code!r}): the module calls sys.exit() or raises "
+                "SystemExit while it is imported"
+            )
         return f"{type(self.error).__name__}: {self.error}"
 
 
@@ -70,20 +75,24 @@ def boot(settings_module: str | None = None) -> BootState:
 
     try:
         settings.INSTALLED_APPS  # noqa: B018 - forces the settings module to be imported
-    except Exception as exc:  # any error raised by the user's settings module
+    except (Exception, SystemExit) as exc:  # anything the user's settings module raises
         state.failures.append(BootFailure("settings", exc, traceback.format_exc()))
         return state
     state.reached = "settings"
+    unusable = _unusable_databases()
+    if unusable is not None:
+        state.failures.append(unusable)
+        return state
 
     from django.apps import apps
     from django.urls import set_script_prefix
     from django.utils.log import configure_logging
 
-    configure_logging(settings.LOGGING_CONFIG, settings.LOGGING)
     set_script_prefix("/")
     try:
+        configure_logging(settings.LOGGING_CONFIG, settings.LOGGING)  # django.setup() does too
         apps.populate(settings.INSTALLED_APPS)
-    except Exception as exc:  # the project's apps, models or ready() hooks failed
+    except (Exception, SystemExit) as exc:  # the project's apps, models or ready() failed
         phase: Phase = (
             "apps" if not apps.apps_ready else "models" if not apps.models_ready else "ready"
         )
@@ -92,3 +101,22 @@ def boot(settings_module: str | None = None) -> BootState:
         return state
     state.reached = "ready"
     return state
+
+
+def _unusable_databases() -> BootFailure | None:
+    """DATABASES that Django cannot even read (None, a list, no 'default', an entry that is not
+    a dict) or whose 'default' backend does not load (an ENGINE naming no backend, a driver that
+    is not installed) make django.setup() fail when the first model class is built: say so up
+    front, naming the setting."""
+    from django.core.exceptions import ImproperlyConfigured
+    from django.db import DEFAULT_DB_ALIAS, connections
+
+    from authtools.db.connection import backend_problem
+
+    try:
+        tuple(connections)
+        connections[DEFAULT_DB_ALIAS]  # loads the backend, as the first model will; no connect
+    except Exception as exc:  # Django's own reading of the setting
+        problem = backend_problem(DEFAULT_DB_ALIAS) or f"{type(exc).__name__}: {exc}"
+        return BootFailure("apps", ImproperlyConfigured(problem), traceback.format_exc())
+    return None

@@ -7,8 +7,9 @@ from pathlib import Path
 from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
-from django.db import connections
 
+from authtools import pipe
+from authtools.db.connection import database_choices
 from authtools.procedures.backup import Backup, BackupError
 from authtools.procedures.plan import Plan
 from authtools.procedures.runner import ProcedureError, RunResult, execute
@@ -41,7 +42,7 @@ class ProcedureCommand(BaseCommand):
         parser.add_argument(
             "--database",
             default="default",
-            choices=tuple(connections),
+            choices=database_choices(),
             help='The database to work on. Defaults to the "default" database.',
         )
         parser.add_argument(
@@ -63,6 +64,7 @@ class ProcedureCommand(BaseCommand):
         problem = connection_problem(options.get("database") or "default")
         if problem:
             raise CommandError(f"{problem}; start it or fix DATABASES. Nothing was changed.")
+        pipe.quiet_stdout(options)  # a closed pipe discards the output, as > /dev/null would
         return super().execute(*args, **options)
 
     # --- to implement -----------------------------------------------------------------------

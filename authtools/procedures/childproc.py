@@ -8,12 +8,15 @@ real settings and overrides a few names. The user's settings file is never edite
 
 from __future__ import annotations
 
+import contextlib
 import os
+import signal
 import subprocess
 import sys
 import tempfile
+import threading
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -72,13 +75,64 @@ def run_manage(
         env["DJANGO_SETTINGS_MODULE"] = module
         env["PYTHONPATH"] = os.pathsep.join(path)
         env["PYTHONDONTWRITEBYTECODE"] = "1"
-        proc = subprocess.run(
-            [sys.executable, "-c", _BOOTSTRAP, *args],
-            cwd=cwd,
-            env=env,
-            input=input,
-            stdin=None if input is not None else subprocess.DEVNULL,
-            capture_output=True,
-            text=True,
-        )
+        with _parent_signals_end_child():
+            proc = subprocess.run(
+                [sys.executable, "-c", _BOOTSTRAP, *args],
+                cwd=cwd,
+                env=env,
+                input=input,
+                stdin=None if input is not None else subprocess.DEVNULL,
+                capture_output=True,
+                text=True,
+                preexec_fn=_die_with_parent(),
+            )
     return ChildResult(list(args), proc.returncode, proc.stdout, proc.stderr)
+
+
+# --- a child never outlives its parent ---------------------------------------------------------
+_PR_SET_DEATHSIG = 1  # linux/prctl.h
+
+
+def _die_with_parent() -> Callable[[], None] | None:
+    """A preexec_fn asking Linux to send SIGTERM to the child when the parent dies, however it
+    dies (SIGKILL included); None elsewhere (see _parent_signals_end_child)."""
+    if not sys.platform.startswith("linux"):
+        return None
+    import ctypes
+
+    try:
+        prctl = ctypes.CDLL(None, use_errno=True).prctl
+    except (OSError, AttributeError):
+        return None
+    parent = os.getpid()
+
+    def preexec() -> None:  # runs in the child between fork and exec
+        prctl(_PR_SET_DEATHSIG, signal.SIGTERM, 0, 0, 0)
+        if os.getppid() != parent:  # the parent died before the request took effect
+            os._exit(1)
+
+    return preexec
+
+
+@contextlib.contextmanager
+def _parent_signals_end_child() -> Iterator[None]:
+    """While a child runs, SIGTERM and SIGHUP to the parent raise SystemExit instead of ending it
+    on the spot, so that subprocess.run kills the child on the way out. The portable half of
+    "children die with their parent" (a SIGKILL needs the Linux parent-death signal)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def stop(signum: int, frame: object) -> None:
+        raise SystemExit(128 + signum)
+
+    wanted = [getattr(signal, name) for name in ("SIGTERM", "SIGHUP") if hasattr(signal, name)]
+    previous = {}
+    for signum in wanted:
+        if signal.getsignal(signum) is signal.SIG_DFL:  # leave the project's own handlers alone
+            previous[signum] = signal.signal(signum, stop)
+    try:
+        yield
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)

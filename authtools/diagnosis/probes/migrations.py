@@ -43,6 +43,7 @@ from typing import Any
 
 from authtools.diagnosis import catalog
 from authtools.diagnosis.context import Context, parse_file
+from authtools.diagnosis.probes.database import connection_error
 from authtools.diagnosis.report import FileLocation, Finding, Location, TableLocation
 
 REQUIRES = "ready"
@@ -69,7 +70,8 @@ def run(ctx: Context) -> Iterator[Finding]:
     user_model = ctx.user_model()
     if user_model is None:
         return  # the setting and model probes explain why
-    state = load(connections[ctx.database], ctx.use_db)
+    use_db = ctx.use_db and connection_error(ctx) is None  # the database probe says why not
+    state = load(connections[ctx.database] if use_db else None, use_db)
     if state is None:
         return  # a migration file does not import: Django's own error says which
     probe = _Probe(ctx, state, user_model)

@@ -5,9 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
-from django.db import connections
 
-from authtools import render
+from authtools import pipe, render
+from authtools.db.connection import database_choices
 from authtools.diagnosis import run_diagnosis
 
 
@@ -51,7 +51,11 @@ class Command(BaseCommand):
     requires_system_checks: list[str] = []
 
     def add_arguments(self, parser: CommandParser) -> None:
-        add_diagnosis_arguments(parser, tuple(connections))
+        add_diagnosis_arguments(parser, database_choices())
+
+    def execute(self, *args: Any, **options: Any) -> Any:
+        pipe.quiet_stdout(options)  # `diagnose_user_model | head -3` ends quietly
+        return super().execute(*args, **options)
 
     def handle(self, *args: Any, **options: Any) -> None:
         report = run_diagnosis(
