@@ -63,7 +63,7 @@ def diagnose(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
     from django.core.management.color import color_style, no_style
 
     from authtools import render
-    from authtools.diagnosis import run_diagnosis
+    from authtools.fixes import diagnose as run_diagnosis
     from authtools.diagnosis.boot import boot
 
     state = boot(settings_module)

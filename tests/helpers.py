@@ -31,6 +31,7 @@ def finding(
         "hint": hint,
         "location": None if file is None else {"file": str(file), "line": line},
         "fix_command": None,
+        "because": None,
     }
 
 

@@ -11,7 +11,7 @@ from collections.abc import Iterable
 from types import ModuleType
 from typing import Any
 
-from authtools.diagnosis import catalog
+from authtools.diagnosis import catalog, causes
 from authtools.diagnosis.boot import BootState, booted_state
 from authtools.diagnosis.context import Context
 from authtools.diagnosis.report import Finding, Report
@@ -59,6 +59,8 @@ def run_diagnosis(boot: BootState | None = None, **options: Any) -> Report:
     ctx = Context.create(state, **options)
     findings = run_probes(ctx)
     findings.extend(_unexplained_boot_failure(ctx, findings))
+    user_model = ctx.user_model() if state.ok("settings") else None
+    findings = causes.link(findings, user_model._meta.app_label if user_model else None)
     raw = ctx.auth_user_model_raw if state.ok("settings") else None
     return Report(
         auth_user_model=raw if isinstance(raw, str) else (None if raw is None else repr(raw)),

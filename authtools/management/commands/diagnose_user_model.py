@@ -8,7 +8,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db import connections
 
 from authtools import render
-from authtools.diagnosis import run_diagnosis
+from authtools.fixes import diagnose
 
 
 def add_diagnosis_arguments(parser: Any, database_choices: tuple[str, ...] | None) -> None:
@@ -54,7 +54,7 @@ class Command(BaseCommand):
         add_diagnosis_arguments(parser, tuple(connections))
 
     def handle(self, *args: Any, **options: Any) -> None:
-        report = run_diagnosis(
+        report = diagnose(
             database=options["database"], use_db=options["use_db"], target=options["target"]
         )
         if options["format"] == "json":
