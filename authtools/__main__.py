@@ -63,8 +63,8 @@ def diagnose(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
     from django.core.management.color import color_style, no_style
 
     from authtools import render
-    from authtools.fixes import diagnose as run_diagnosis
     from authtools.diagnosis.boot import boot
+    from authtools.fixes import diagnose as run_diagnosis
 
     state = boot(settings_module)
     if state.ok("settings"):

@@ -16,8 +16,7 @@ import re
 from authtools.diagnosis.report import Finding
 
 # Setting errors: with them every database and migration finding reads the wrong user model.
-SETTING_ROOTS = ("authtools.E001", "authtools.E002", "authtools.E003", "authtools.E004")
-SETTING_ROOTS += ("authtools.E005",)
+SETTING_ROOTS = tuple(f"authtools.E00{n}" for n in range(1, 6))
 FOLLOWS_SETTING = ("migrations", "database", "contenttypes", "related-objects")
 
 # Which finding is the cause when several print the same fix: Django's own error first.
@@ -31,8 +30,7 @@ PREFERRED_ROOTS = (
     "authtools.E502",
 )
 # What a swap repairs besides the history: the user table, its keys, its content type.
-SWAP_REPAIRS = ("authtools.E501", "authtools.E502", "authtools.E503", "authtools.W602")
-SWAP_REPAIRS += ("authtools.W603",)
+SWAP_REPAIRS = tuple(f"authtools.{n}" for n in ("E501", "E502", "E503", "W602", "W603"))
 # What a migration reset (or a migrate) repairs besides the history: the user app's migrations
 # applied, its table created.
 MIGRATE_REPAIRS = ("authtools.E402", "authtools.E501", "authtools.W603")
