@@ -56,7 +56,7 @@ def parse_setting(value: Any) -> tuple[str, str] | None:
     """('app_label', 'ModelName') from AUTH_USER_MODEL (stray whitespace ignored), or None."""
     if not isinstance(value, str):
         return None
-    parts = value.strip().split(".")
+    parts = "".join(value.split()).split(".")
     if len(parts) != 2 or not all(parts):
         return None
     return parts[0], parts[1]
@@ -480,22 +480,9 @@ def _manager(ctx: Context, cls: Any, label: str) -> Iterator[Finding]:
     missing = [m for m in MANAGER_METHODS if not callable(getattr(manager, m, None))]
     if not missing:
         return
-    opts = cls._meta
     name = manager.name or "objects"
     where = _attr_location(ctx, cls, name)
-    fields = {f.name for f in opts.concrete_fields}
-    if cls.USERNAME_FIELD == "username" and "email" in fields:
-        hint = (
-            f"Write `{name} = UserManager()` with `from django.contrib.auth.models import "
-            f"UserManager`."
-        )
-    else:
-        args = f"self, {cls.USERNAME_FIELD}, password=None, **extra_fields"
-        hint = (
-            f"Define `class {opts.object_name}Manager(BaseUserManager)` (from "
-            f"django.contrib.auth.base_user) with create_user({args}) and "
-            f"create_superuser({args}), and write `{name} = {opts.object_name}Manager()`."
-        )
+    hint = _manager_hint(ctx, cls, name, type(manager), missing)
     return_type = type(manager)
     yield catalog.finding(
         "authtools.E109",
@@ -505,6 +492,49 @@ def _manager(ctx: Context, cls: Any, label: str) -> Iterator[Finding]:
         f"user creation break.",
         hint,
         location=where,
+    )
+
+
+def _manager_hint(ctx: Context, cls: Any, name: str, current: type, missing: list[str]) -> str:
+    """What to write, using what the project has: its own manager class (add the methods), a
+    manager class of the model's module that has them (use it), else a new one."""
+    from django.contrib.auth.base_user import BaseUserManager
+
+    opts = cls._meta
+    module = inspect.getmodule(cls)
+    for value in vars(module).values() if module else ():
+        if (
+            isinstance(value, type)
+            and issubclass(value, BaseUserManager)
+            and value.__module__ == cls.__module__
+            and all(callable(getattr(value, m, None)) for m in MANAGER_METHODS)
+        ):
+            where = _class_location(ctx, value)
+            return (
+                f"Write `{name} = {value.__name__}()` in {opts.object_name}: "
+                f"{value.__name__}{f' ({where})' if where else ''} already has "
+                f"{', '.join(MANAGER_METHODS)}."
+            )
+    found = _class_node(current)
+    if found is not None and ctx.is_project_file(found[0]):
+        own = FileLocation(ctx.display_path(found[0]), found[1].lineno)
+        base = (
+            ""
+            if issubclass(current, BaseUserManager)
+            else (" and make it a subclass of BaseUserManager (django.contrib.auth.base_user)")
+        )
+        return f"Add {', '.join(missing)} to {current.__name__} ({own}){base}."
+    fields = {f.name for f in opts.concrete_fields}
+    if cls.USERNAME_FIELD == "username" and "email" in fields:
+        return (
+            f"Write `{name} = UserManager()` with `from django.contrib.auth.models import "
+            f"UserManager`."
+        )
+    args = f"self, {cls.USERNAME_FIELD}, password=None, **extra_fields"
+    return (
+        f"Define `class {opts.object_name}Manager(BaseUserManager)` (from "
+        f"django.contrib.auth.base_user) with create_user({args}) and "
+        f"create_superuser({args}), and write `{name} = {opts.object_name}Manager()`."
     )
 
 
