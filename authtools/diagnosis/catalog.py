@@ -145,6 +145,12 @@ CATALOG: dict[str, Spec] = {
         "related-objects",
         "Users are missing the row of a one-to-one relation (RelatedObjectDoesNotExist).",
     ),
+    "authtools.I702": Spec(
+        "info",
+        "related-objects",
+        "Users without the row of an optional one-to-one relation (absence handled in code, or "
+        "listed in AUTHTOOLS['OPTIONAL_RELATIONS']).",
+    ),
 }
 
 
