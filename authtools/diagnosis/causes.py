@@ -22,8 +22,8 @@ FOLLOWS_SETTING = ("migrations", "database", "contenttypes", "related-objects")
 # Which finding is the cause when several print the same fix: Django's own error first.
 PREFERRED_ROOTS = (
     "authtools.E403",
-    "authtools.E404",
     "authtools.E401",
+    "authtools.E404",
     "authtools.E405",
     "authtools.E402",
     "authtools.E501",

@@ -539,7 +539,8 @@ class _Probe:
                 f"AUTH_USER_MODEL = {target._meta.label!r}, then run "
                 f"swap_user_model --from {self.user_label}, which moves the data and the history.",
                 location=_swappable_location(self.ctx, migration) if migration else HISTORY,
-                fix_command=f"python manage.py swap_user_model --from {self.user_label}",
+                # No fix_command: the swap runs only once the setting is switched (it refuses
+                # now); the hint gives the order.
             )
 
 
