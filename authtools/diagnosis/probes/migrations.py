@@ -495,7 +495,7 @@ class _Probe:
             f"are not applied on database {self.ctx.database!r} ({names}): the user table "
             f"{self.user_table!r} is missing or behind the model, so logins, the admin and "
             "every foreign key to the user fail.",
-            f"Apply them: `{MIGRATE}`.",
+            f"Apply them: `{MIGRATE}{_on(self.ctx.database)}`.",
             location=HISTORY,
             fix_command=MIGRATE,
         )
@@ -560,6 +560,11 @@ def resolve_target(value: str) -> Any:
 
 
 # --- locations ---------------------------------------------------------------------------------
+
+
+def _on(database: str) -> str:
+    """The --database option a command needs for DATABASE ('' for the default one)."""
+    return "" if database == "default" else f" --database {database}"
 
 
 def _name(key: Key) -> str:
