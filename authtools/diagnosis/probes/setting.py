@@ -13,7 +13,7 @@ import difflib
 from collections.abc import Iterator
 from typing import Any
 
-from authtools.diagnosis import catalog
+from authtools.diagnosis import catalog, lookup
 from authtools.diagnosis.context import Context
 from authtools.diagnosis.probes import model as model_probe
 from authtools.diagnosis.report import FileLocation, Finding
@@ -62,7 +62,7 @@ def _unset(ctx: Context) -> Iterator[Finding]:
         return
     custom = [
         cls
-        for cls in model_probe.registered_user_models(ctx)
+        for cls in lookup.registered_user_models(ctx)
         if not cls._meta.swappable and cls._meta.label != "auth.User"
     ]
     if not custom:
@@ -179,13 +179,13 @@ def _resolve(ctx: Context, label: str, name: str, where: FileLocation | None) ->
     if app_config is None:
         yield _unknown_label(ctx, value, label, where)
         return
-    if model_probe.registered_model(ctx, label, name) is not None:
+    if lookup.registered_model(ctx, label, name) is not None:
         return
     if _class_exists(app_config, name):
         return  # the class exists but is not registered: the model probe says why
     guess = _model_in_app(ctx, app_config, name)
     elsewhere = _same_name_elsewhere(ctx, name, exclude=label)
-    known = model_probe.model_names(ctx, app_config)
+    known = lookup.model_names(ctx, app_config)
     migrated = migrated_models(label)
     if guess and migrated and name.lower() in migrated and guess.lower() not in migrated:
         yield _renamed_in_code(ctx, label, migrated[name.lower()], guess, where)
@@ -263,7 +263,7 @@ def _resolves(ctx: Context, value: str) -> bool:
     from django.apps import apps
 
     label, _, name = value.partition(".")
-    return label in apps.app_configs and model_probe.registered_model(ctx, label, name) is not None
+    return label in apps.app_configs and lookup.registered_model(ctx, label, name) is not None
 
 
 def _class_exists(app_config: Any, name: str) -> bool:
@@ -271,10 +271,10 @@ def _class_exists(app_config: Any, name: str) -> bool:
     module = getattr(app_config, "models_module", None)
     if module is not None and model_probe._module_class(module, name) is not None:
         return True
-    path = model_probe.models_module_file(app_config)
-    if path is not None and model_probe.find_class_node(path, name) is not None:
+    path = lookup.models_module_file(app_config)
+    if path is not None and lookup.find_class_node(path, name) is not None:
         return True
-    return model_probe.find_in_app(app_config, name) is not None
+    return lookup.find_in_app(app_config, name) is not None
 
 
 # --- suggestions ----------------------------------------------------------------------------
@@ -322,7 +322,7 @@ def _find_app(module: str) -> Any:
 
 def _model_in_app(ctx: Context, app_config: Any, name: str) -> str | None:
     """The ObjectName in APP_CONFIG that NAME means: same name, a close one, its one user model."""
-    names = model_probe.model_names(ctx, app_config)
+    names = lookup.model_names(ctx, app_config)
     by_lower = {n.lower(): n for n in names}
     if name.lower() in by_lower:
         return by_lower[name.lower()]
@@ -336,19 +336,19 @@ def _model_in_app(ctx: Context, app_config: Any, name: str) -> str | None:
 def _user_models_in(ctx: Context, app_config: Any) -> list[str]:
     registered = [
         c._meta.object_name
-        for c in model_probe.registered_user_models(ctx)
+        for c in lookup.registered_user_models(ctx)
         if c._meta.app_label == app_config.label
     ]
     if registered or ctx.boot.ok("models"):
         return registered
-    return model_probe.static_user_classes(app_config)
+    return lookup.static_user_classes(app_config)
 
 
 def _same_name_elsewhere(ctx: Context, name: str, exclude: str | None) -> str | None:
     """'label.Name' of the one user model named NAME (case-insensitive) in another app."""
     found = [
         c._meta.label
-        for c in model_probe.registered_user_models(ctx)
+        for c in lookup.registered_user_models(ctx)
         if c._meta.model_name == name.lower() and c._meta.app_label != exclude
     ]
     return found[0] if len(found) == 1 else None
@@ -358,13 +358,9 @@ def _only_custom_user_model(ctx: Context) -> str | None:
     """The project's one custom user model, if there is exactly one."""
     from django.apps import apps
 
-    found = [
-        c._meta.label for c in model_probe.registered_user_models(ctx) if not c._meta.swappable
-    ]
+    found = [c._meta.label for c in lookup.registered_user_models(ctx) if not c._meta.swappable]
     if not found and ctx.boot.ok("apps"):
         for app_config in apps.app_configs.values():
             if ctx.is_project_file(app_config.path):
-                found += [
-                    f"{app_config.label}.{n}" for n in model_probe.static_user_classes(app_config)
-                ]
+                found += [f"{app_config.label}.{n}" for n in lookup.static_user_classes(app_config)]
     return found[0] if len(found) == 1 else None
