@@ -83,6 +83,24 @@ def _apply(f: Finding, verdict: Verdict, database: str, settings_module: str | N
     return dataclasses.replace(f, fix_command=command)
 
 
+def _same_withheld(before: list[Finding], after: list[Finding]) -> list[Finding]:
+    """Findings whose same fix was withheld are one problem: the preferred one (it says why)
+    is the cause of the others."""
+    from authtools.diagnosis.causes import preferred
+
+    groups: dict[str, list[int]] = {}
+    for i, (b, a) in enumerate(zip(before, after, strict=True)):
+        if b.fix_command and not a.fix_command:
+            groups.setdefault(b.fix_command, []).append(i)
+    out = list(after)
+    for indexes in groups.values():
+        root = preferred([after[i] for i in indexes])
+        for i in indexes:
+            if after[i] is not root:
+                out[i] = dataclasses.replace(after[i], because=root.id)
+    return out
+
+
 def plan_fix(f: Finding, database: str, use_db: bool) -> Verdict:
     """Plan F's fix_command against the current state; never changes anything."""
     command = f.fix_command or ""
@@ -231,17 +249,30 @@ def _makemigrations(f: Finding, command: str, args: list[str], database: str) ->
 
 
 def diagnose(boot: Any = None, **options: Any) -> Report:
-    """The diagnosis with its fixes planned: what every front end prints. Options as for
-    ``run_diagnosis``; ``settings_module`` also goes into the fixes (--settings)."""
-    from authtools.diagnosis import run_diagnosis
+    """The diagnosis with its fixes planned, then its consequences linked to their causes: what
+    every front end prints. Options as for ``run_diagnosis``; ``settings_module`` also goes
+    into the fixes (--settings). Planning comes first so that a consequence is linked only to
+    a cause whose fix really runs."""
+    from authtools.diagnosis import causes, run_diagnosis, user_app
     from authtools.diagnosis.boot import booted_state
+    from authtools.diagnosis.context import Context
 
     state = boot if boot is not None else booted_state()
-    report = run_diagnosis(state, **options)
-    return check_fixes(
+    report = run_diagnosis(state, link=False, **options)
+    planned = check_fixes(
         report,
         database=options.get("database", "default"),
         use_db=options.get("use_db", True),
         complete_boot=state.complete,
         settings_module=options.get("settings_module") if boot is not None else None,
     )
+    ctx = Context.create(state, **{k: v for k, v in options.items() if k == "settings_module"})
+    linked = causes.link(_same_withheld(report.findings, planned.findings), user_app(ctx))
+    # A consequence needs no word on its own (withheld) fix: its cause's fix is the one to run.
+    findings = [
+        dataclasses.replace(f, hint=before.hint)
+        if f.because is not None and f.hint == after.hint
+        else f
+        for f, after, before in zip(linked, planned.findings, report.findings, strict=True)
+    ]
+    return dataclasses.replace(planned, findings=findings)

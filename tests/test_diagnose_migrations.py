@@ -301,7 +301,16 @@ def test_deleted_user_migrations_others_depend_on(db_project: Project) -> None:
     )
     found = migration_findings(diagnose(project))
     assert [f["id"] for f in found] == ["authtools.E401", "authtools.E404"]
-    assert (found[0]["fix_command"], found[0]["because"]) == (RESET, None)
+    # Planned before printing: the reset refuses without a migrations package, so the fix is
+    # withheld and the hint says what to do first.
+    assert (found[0]["fix_command"], found[0]["because"]) == (None, None)
+    assert found[0]["hint"] == (
+        "Regenerate the app's migrations and repair django_migrations to match the tables that "
+        "exist; reset_user_migrations does both and keeps a backup. No fix is printed: "
+        "`python manage.py reset_user_migrations` would refuse in this state (App 'accounts' "
+        "has no migrations package 'accounts.migrations'; create accounts/migrations/__init__.py "
+        "(or run makemigrations accounts).)."
+    )
     assert found[0]["location"] == {
         "file": "accounts/models.py",
         "line": project.line_of("accounts/models.py", "class User"),
@@ -324,7 +333,7 @@ def test_deleted_user_migrations_others_depend_on(db_project: Project) -> None:
             "file": "shop/migrations/0002_order_note.py",
             "line": project.line_of("shop/migrations/0002_order_note.py", '"0001_initial"'),
         },
-        "fix_command": None,  # the reset of E401 it follows from
+        "fix_command": None,  # the same reset as E401's, withheld there
         "because": "authtools.E401",
     }
 

@@ -116,6 +116,11 @@ def _rank(f: Finding) -> int:
     return PREFERRED_ROOTS.index(f.id) if f.id in PREFERRED_ROOTS else len(PREFERRED_ROOTS)
 
 
+def preferred(findings: list[Finding]) -> Finding:
+    """The finding of FINDINGS to show as their cause (PREFERRED_ROOTS, then report order)."""
+    return min(findings, key=_rank)
+
+
 def _same_fix(findings: list[Finding]) -> list[Finding]:
     """Findings that print the same fix: the preferred one is the cause of the others."""
     by_fix: dict[str, list[Finding]] = {}
