@@ -139,7 +139,7 @@ def _swap(f: Finding, command: str, args: list[str], database: str) -> Verdict:
     try:
         swap.preflight(database, old)
     except swap.SwapRefused as exc:
-        return Verdict(None, f"`{command}` would refuse in this state ({exc})")
+        return Verdict(None, f"`{command}` would refuse in this state ({str(exc).rstrip('.')})")
     return Verdict(command)
 
 
@@ -150,7 +150,7 @@ def _rebuild(f: Finding, command: str, args: list[str], database: str) -> Verdic
     try:
         plan = contenttypes.build_plan(database, remaps, "--remove-stale" in args)
     except contenttypes.RemapError as exc:
-        return Verdict(None, f"`{command}` would refuse ({exc})")
+        return Verdict(None, f"`{command}` would refuse ({str(exc).rstrip('.')})")
     stale = _stale_label(f)
     if stale is not None:
         return _stale_fix(command, plan.data["analysis"], stale, database)
@@ -200,7 +200,7 @@ def _reset(f: Finding, command: str, args: list[str], database: str) -> Verdict:
     try:
         plan = reset.build_plan(label, database, via_auth_user="--via-auth-user" in args)
     except (reset.ResetError, CommandError) as exc:
-        return Verdict(None, f"`{command}` would refuse in this state ({exc})")
+        return Verdict(None, f"`{command}` would refuse in this state ({str(exc).rstrip('.')})")
     if plan.empty:
         return Verdict(None, f"`{command}` would find nothing to do")
     return Verdict(command)

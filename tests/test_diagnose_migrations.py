@@ -309,7 +309,7 @@ def test_deleted_user_migrations_others_depend_on(db_project: Project) -> None:
         "exist; reset_user_migrations does both and keeps a backup. No fix is printed: "
         "`python manage.py reset_user_migrations` would refuse in this state (App 'accounts' "
         "has no migrations package 'accounts.migrations'; create accounts/migrations/__init__.py "
-        "(or run makemigrations accounts).)."
+        "(or run makemigrations accounts))."
     )
     assert found[0]["location"] == {
         "file": "accounts/models.py",
