@@ -123,6 +123,11 @@ def plan_fix(f: Finding, database: str, use_db: bool) -> Verdict:
 # --- one planner per command ---------------------------------------------------------------------
 
 
+def _why(exc: BaseException) -> str:
+    """A refusal's message, without its closing full stop (it goes in parentheses)."""
+    return str(exc).rstrip(".")
+
+
 def _option(args: list[str], name: str) -> str | None:
     for i, word in enumerate(args):
         if word == name and i + 1 < len(args):
