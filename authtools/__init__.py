@@ -14,8 +14,9 @@ def diagnose(**options: Any) -> Report:
     """Diagnose the running project (Django set up) and return the Report.
 
     Options: ``database`` (alias, default "default"), ``use_db`` (False: no database
-    access), ``target`` ("app_label.Model": predict a switch of AUTH_USER_MODEL).
+    access), ``target`` ("app_label.Model": predict a switch of AUTH_USER_MODEL). Every fix_command
+    in it was planned against the current state (authtools.fixes).
     """
-    from authtools.diagnosis import run_diagnosis
+    from authtools.fixes import diagnose as checked_diagnosis
 
-    return run_diagnosis(**options)
+    return checked_diagnosis(**options)

@@ -122,8 +122,8 @@ def diagnose(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
     from django.core.management.color import color_style, no_style
 
     from authtools import pipe, render
-    from authtools.diagnosis import run_diagnosis
     from authtools.diagnosis.boot import boot
+    from authtools.fixes import diagnose as run_diagnosis
 
     state = boot(settings_module)
     if state.ok("settings"):

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any, Protocol
 
-from authtools.diagnosis.report import Report
+from authtools.diagnosis.report import Finding, Report
 
 
 class Style(Protocol):
@@ -21,26 +21,45 @@ def report_json(report: Report) -> str:
 
 
 def report_text(report: Report, style: Style, verbosity: int = 1) -> str:
-    """The human-readable report: one block per finding, then a count."""
+    """The human-readable report: one block per root finding, the findings that follow from it
+    indented under it ("because of"), then a count."""
     lines = [
         style.MIGRATE_HEADING(f"AUTH_USER_MODEL = {report.auth_user_model!r}")
         + f" (Django {report.django_version}, authtools {report.authtools_version})"
     ]
-    paint = {"error": style.ERROR, "warning": style.WARNING, "info": style.NOTICE}
+    shown: set[str] = set()
+    ids = set(report.ids())
     for f in report.findings:
+        if f.because is not None and f.because in ids:
+            continue  # printed under its cause
         lines.append("")
-        lines.append(
-            paint[f.severity](f"{f.severity.upper()} {f.id} [{f.cause}]") + f" {f.message}"
-        )
-        if f.location is not None:
-            lines.append(f"  at {f.location}")
-        if f.hint:
-            lines.append(f"  hint: {f.hint}")
-        if f.fix_command:
-            lines.append(f"  fix: {f.fix_command}")
+        lines += _block(f, style, "")
+        if f.id in shown:
+            continue
+        shown.add(f.id)
+        for child in report.consequences(f):
+            lines.append("")
+            lines += _block(child, style, "    ", because=f.id)
     lines.append("")
     lines.append(summary_line(report, style))
     return "\n".join(lines)
+
+
+def _block(f: Finding, style: Style, indent: str, because: str | None = None) -> list[str]:
+    paint = {"error": style.ERROR, "warning": style.WARNING, "info": style.NOTICE}
+    lines = [
+        indent
+        + (f"because of {because}: " if because else "")
+        + paint[f.severity](f"{f.severity.upper()} {f.id} [{f.cause}]")
+        + f" {f.message}"
+    ]
+    if f.location is not None:
+        lines.append(f"{indent}  at {f.location}")
+    if f.hint:
+        lines.append(f"{indent}  hint: {f.hint}")
+    if f.fix_command:
+        lines.append(f"{indent}  fix: {f.fix_command}")
+    return lines
 
 
 def summary_line(report: Report, style: Style) -> str:

@@ -31,6 +31,7 @@ def finding(
         "hint": hint,
         "location": None if file is None else {"file": str(file), "line": line},
         "fix_command": None,
+        "because": None,
     }
 
 
@@ -165,3 +166,44 @@ def drop_user_table(project: Project) -> None:
                 editor.delete_model(get_user_model())
         """
     )
+
+
+# --- real-shaped projects for the fix tests ----------------------------------------------------
+def settings_package(project: Project) -> None:
+    """Turn testproject/settings.py into a package as cookiecutter-django has it: base.py (what
+    every environment imports), local.py and production.py (``from .base import *``), and
+    manage.py defaulting to testproject.settings.local."""
+    base = project.read("testproject/settings.py").replace(
+        "BASE_DIR = Path(__file__).resolve().parent.parent",
+        "BASE_DIR = Path(__file__).resolve().parent.parent.parent",
+    )
+    project.remove("testproject/settings.py")
+    project.write("testproject/settings/__init__.py", "")
+    project.write("testproject/settings/base.py", base)
+    project.write(
+        "testproject/settings/local.py", "from .base import *  # noqa: F403\n\nDEBUG = True\n"
+    )
+    project.write(
+        "testproject/settings/production.py", "from .base import *  # noqa: F403\n\nDEBUG = False\n"
+    )
+    project.write(
+        "manage.py",
+        project.read("manage.py").replace('"testproject.settings"', '"testproject.settings.local"'),
+    )
+
+
+def fix_commands(report: dict[str, Any]) -> list[str]:
+    """The distinct fix_command lines of a JSON report, in report order."""
+    return list(dict.fromkeys(f["fix_command"] for f in report["findings"] if f["fix_command"]))
+
+
+def run_fix(project: Project, command: str) -> Result:
+    """Run a printed fix_command exactly as printed, adding only --noinput (``python`` is this
+    interpreter); fail the test unless it exits 0."""
+    import shlex
+
+    words = shlex.split(command)
+    assert words[:2] == ["python", "manage.py"], command
+    result = project.run(*words[1:], "--noinput")  # Project.run starts sys.executable
+    assert result.code == 0, f"{command}\n{result}"
+    return result

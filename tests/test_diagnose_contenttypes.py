@@ -83,9 +83,14 @@ def test_stale_and_swapped_content_types_after_a_swap(db_project: Project) -> No
             "1 permission (0 user assignments, 1 group assignment) and 0 admin log entries.",
             "hint": "Its permissions grant nothing and its log entries link nowhere. Map it to "
             "the model that replaced it (--remap OLD=NEW keeps the assignments), or remove it; "
-            "Django's remove_stale_contenttypes would delete the assignments with it.",
+            "Django's remove_stale_contenttypes would delete the assignments with it. "
+            # Planned before printing: the plain command would leave it (no successor known).
+            "No fix is printed: no successor of 'shop.coupon' is known, and `python manage.py "
+            "rebuild_contenttypes` alone would leave it; name it: rebuild_contenttypes --remap "
+            "shop.coupon=APP_LABEL.MODEL (--remove-stale deletes it with its assignments).",
             "location": {"table": "django_content_type"},
-            "fix_command": "python manage.py rebuild_contenttypes",
+            "fix_command": None,
+            "because": None,
         },
         {
             "id": "authtools.W602",
@@ -97,6 +102,7 @@ def test_stale_and_swapped_content_types_after_a_swap(db_project: Project) -> No
             "hint": CT_HINT_SWAPPED,
             "location": {"table": "django_content_type"},
             "fix_command": "python manage.py rebuild_contenttypes --remap auth.user=accounts.user",
+            "because": None,
         },
     ]
 
@@ -118,6 +124,7 @@ def test_stale_and_swapped_content_types_after_a_swap(db_project: Project) -> No
             "user pages from staff. Recreate them (post_migrate does, when 'migrate' runs).",
             "location": {"table": "auth_permission"},
             "fix_command": "python manage.py rebuild_contenttypes",
+            "because": None,
         }
     ]
     db_project.db.query("DELETE FROM auth_permission WHERE content_type_id = %s", [accounts_user])
@@ -135,6 +142,7 @@ def test_stale_and_swapped_content_types_after_a_swap(db_project: Project) -> No
             "follow.",
             "location": {"table": "django_content_type"},
             "fix_command": "python manage.py rebuild_contenttypes",
+            "because": None,
         }
     ]
 

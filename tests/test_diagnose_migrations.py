@@ -106,6 +106,7 @@ def test_no_migrations_unapplied_healthy_and_pending(db_project: Project) -> Non
             "hint": "Create the app's initial migration, then run `python manage.py migrate`.",
             "location": {"file": "accounts/models.py", "line": user_line},
             "fix_command": "python manage.py makemigrations accounts",
+            "because": None,
         }
     ]
     # Not a system check: makemigrations, the fix, runs them.
@@ -128,6 +129,7 @@ def test_no_migrations_unapplied_healthy_and_pending(db_project: Project) -> Non
             "hint": "Apply them: `python manage.py migrate`.",
             "location": HISTORY,
             "fix_command": "python manage.py migrate",
+            "because": None,
         }
     ]
     # --no-db reads files only: no history, so nothing to say here.
@@ -163,6 +165,7 @@ def test_no_migrations_unapplied_healthy_and_pending(db_project: Project) -> Non
             "line": project.line_of("accounts/models.py", "class User"),
         },
         "fix_command": "python manage.py makemigrations accounts",
+        "because": None,
     }
     result = diagnose(project, "--fail-level", "warning")
     assert migration_findings(result) == [pending]
@@ -210,7 +213,8 @@ def test_switch_from_auth_user_predicted_then_diagnosed(db_project: Project) -> 
             "AUTH_USER_MODEL = 'accounts.User', then run swap_user_model --from auth.User, which "
             "moves the data and the history.",
             "location": expected_locations[app],
-            "fix_command": SWAP,
+            "fix_command": None,
+            "because": None,
         }
 
     # The switch: Django's migrate fails as predicted.
@@ -222,6 +226,8 @@ def test_switch_from_auth_user_predicted_then_diagnosed(db_project: Project) -> 
 
     found = migration_findings(diagnose(project))
     assert [f["id"] for f in found] == ["authtools.E405"] * 3 + ["authtools.E403"] * 3
+    # One root cause: the first E403 prints the swap, the others follow from it.
+    assert [f["because"] for f in found] == ["authtools.E403"] * 3 + [None] + ["authtools.E403"] * 2
     assert any(f["message"].startswith(django_says) for f in found if f["id"] == "authtools.E403")
     assert found[3] == {
         "id": "authtools.E403",
@@ -236,6 +242,7 @@ def test_switch_from_auth_user_predicted_then_diagnosed(db_project: Project) -> 
         "model: swap_user_model --from auth.User.",
         "location": HISTORY,
         "fix_command": SWAP,
+        "because": None,
     }
     evidence = {
         "admin": "django_admin_log.user_id",
@@ -256,7 +263,8 @@ def test_switch_from_auth_user_predicted_then_diagnosed(db_project: Project) -> 
             "swap_user_model --from auth.User (the model whose table the foreign keys "
             "reference).",
             "location": HISTORY,
-            "fix_command": SWAP,
+            "fix_command": None,  # the swap is printed once, by the E403 it follows from
+            "because": "authtools.E403",
         }
 
     # The folk "fix": record accounts.0001_initial by hand. Django is content; the tables are not.
@@ -293,7 +301,16 @@ def test_deleted_user_migrations_others_depend_on(db_project: Project) -> None:
     )
     found = migration_findings(diagnose(project))
     assert [f["id"] for f in found] == ["authtools.E401", "authtools.E404"]
-    assert found[0]["fix_command"] == RESET
+    # Planned before printing: the reset refuses without a migrations package, so the fix is
+    # withheld and the hint says what to do first.
+    assert (found[0]["fix_command"], found[0]["because"]) == (None, None)
+    assert found[0]["hint"] == (
+        "Regenerate the app's migrations and repair django_migrations to match the tables that "
+        "exist; reset_user_migrations does both and keeps a backup. No fix is printed: "
+        "`python manage.py reset_user_migrations` would refuse in this state (App 'accounts' "
+        "has no migrations package 'accounts.migrations'; create accounts/migrations/__init__.py "
+        "(or run makemigrations accounts))."
+    )
     assert found[0]["location"] == {
         "file": "accounts/models.py",
         "line": project.line_of("accounts/models.py", "class User"),
@@ -316,7 +333,8 @@ def test_deleted_user_migrations_others_depend_on(db_project: Project) -> None:
             "file": "shop/migrations/0002_order_note.py",
             "line": project.line_of("shop/migrations/0002_order_note.py", '"0001_initial"'),
         },
-        "fix_command": RESET,
+        "fix_command": None,  # the same reset as E401's, withheld there
+        "because": "authtools.E401",
     }
 
 

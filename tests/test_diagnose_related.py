@@ -17,9 +17,12 @@ Profile.objects.bulk_create(Profile(user=user) for user in users[:28])
 """
 
 HINT = (
-    "Create the missing rows in a data migration (one Profile per user without one, e.g. "
-    "bulk_create), create them when a user is created (a post_save signal or the sign-up "
-    "code), or read them with Profile.objects.get_or_create(user=user)."
+    "If every user should have one (a profile), create the missing rows in a data migration "
+    "(one Profile per user without one, e.g. bulk_create) and when a user is created (a "
+    "post_save signal or the sign-up code). If a missing row means something (e.g. not set up "
+    "yet), do not create rows: handle the absence where user.profile is read (hasattr, or "
+    "except Profile.DoesNotExist) and list it as optional: "
+    'AUTHTOOLS = {"OPTIONAL_RELATIONS": ["profiles.Profile.user"]}.'
 )
 
 
@@ -59,6 +62,7 @@ def test_users_without_their_profile(db_project: Project) -> None:
             "hint": HINT,
             "location": {"table": "profiles_profile"},
             "fix_command": None,
+            "because": None,
         }
     ]
 

@@ -42,11 +42,13 @@ def test_unset_with_a_custom_user_model(project: Project) -> None:
     e001 = finding(
         "authtools.E001",
         "accounts.User is a concrete user model but AUTH_USER_MODEL is not set, so Django "
-        "uses auth.User; both get the groups/user_permissions reverse accessors "
-        "(fields.E304 clashes).",
+        "uses auth.User: logins, createsuperuser and the admin use auth_user, not "
+        "'accounts_user'; accounts.User and auth.User both define the groups and "
+        "user_permissions reverse accessors (Django's fields.E304 clashes).",
         "Add `AUTH_USER_MODEL = 'accounts.User'` to testproject/settings.py before the first "
-        "migrate; if auth.User's table already holds users, move them with "
-        "`manage.py swap_user_model` instead of by hand.",
+        "migrate; if the database was built while the setting was unset (auth_user holds the "
+        "users), add it, then move them with `python manage.py swap_user_model --from "
+        "auth.User`.",
         "accounts/models.py",
         project.line_of("accounts/models.py", "class User("),
     )
@@ -190,7 +192,9 @@ def test_model_name_typo(project: Project) -> None:
 
 
 def test_model_named_differently(project: Project) -> None:
-    """The setting says User, the class is Account: the app's one user model is suggested."""
+    """The setting says User, the class is Account, and the migrations still create User: the
+    class was renamed in code only. Changing the setting alone would make makemigrations
+    delete the table that holds the users, so the hint gives the safe routes instead."""
     project.write(
         "accounts/models.py",
         "from django.contrib.auth.models import AbstractUser\n\n\n"
@@ -203,9 +207,15 @@ def test_model_named_differently(project: Project) -> None:
     assert ours(result) == [
         finding(
             "authtools.E005",
-            "AUTH_USER_MODEL = 'accounts.User' names model 'User', which app 'accounts' does "
-            "not have (its models: Account).",
-            "Write `AUTH_USER_MODEL = 'accounts.Account'`.",
+            "AUTH_USER_MODEL = 'accounts.User' names model 'User', which the migrations of "
+            "'accounts' create and the code no longer has: the class was renamed to 'Account' "
+            "in code only.",
+            "Do not only change the setting to 'accounts.Account': makemigrations would then "
+            "delete accounts.User, whose table holds the users, and create an empty "
+            "accounts.Account. Either rename the class back to 'User', or change both "
+            "together: a migration of 'accounts' after '0001_initial' with "
+            "`migrations.RenameModel('User', 'Account')` and `AUTH_USER_MODEL = "
+            "'accounts.Account'` in the same change.",
             SETTINGS,
             line,
         )

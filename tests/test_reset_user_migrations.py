@@ -256,8 +256,8 @@ def test_old_migrations_squashed_and_depended_on(db_project: Project) -> None:
 
 def test_switched_from_auth_user(db_project: Project) -> None:
     """Migrated on auth.User, then switched to accounts.User: migrate refuses with
-    InconsistentMigrationHistory. The plan chooses the temporary revert by itself, applies the
-    new initial migration and verifies."""
+    InconsistentMigrationHistory. The users are in auth_user, so the reset refuses and points at
+    swap_user_model, changing nothing."""
     p = db_project
     models, admin, initial = (
         p.read(f)
@@ -279,39 +279,22 @@ def test_switched_from_auth_user(db_project: Project) -> None:
         "InconsistentMigrationHistory: Migration admin.0001_initial is applied before its "
         "dependency accounts.0001_initial on database 'default'."
     ) in broken.err
-    before_data, before_rows = data(p, "auth_user"), rows(p)
+    before_data, before_rows, before_files = data(p, "auth_user"), rows(p), files(p)
 
-    run = p.ok("reset_user_migrations", "--noinput", "--format", "json")
-    document = run.json()
-    assert [s["id"] for s in document["plan"]["steps"]] == [
-        "delete-files",
-        "makemigrations",
-        "apply-initial",
-        "makemigrations-real",
-    ]
-    result = document["result"]
-    state = result["state"]
-    assert result["verified"] is True and result["failures"] == []
-    assert [r["auth_user_model"] for r in state["makemigrations"]] == ["auth.User", "real"]
-    assert state["revert"] == (
-        "automatic: admin.0001_initial, profiles.0001_initial, shop.0001_initial were applied "
-        "against another user model before the tables of 'accounts' existed"
+    # A reset would create empty accounts tables and nobody could log in: the users are in
+    # auth_user. It refuses in its preflight, in one line, and names the swap (which moves them:
+    # tests/test_diagnose_fixes.py runs it).
+    refused = p.manage("reset_user_migrations", "--noinput")
+    assert (refused.code, refused.out) == (1, "")
+    assert refused.err == (
+        "CommandError: The database was built on auth.User (django_admin_log.user_id "
+        "references 'auth_user') and has no table of 'accounts': a reset would create empty "
+        "tables and nobody could log in. Move the users instead: python manage.py "
+        "swap_user_model --from auth.User. Nothing was changed.\n"
     )
-    # The real value had nothing to add to what the reverted run wrote.
-    assert (state["generated"], state["generated_real"]) == (["0001_initial"], [])
-    assert state["applied"] == ["0001_initial"]
-    assert [v["ok"] for v in state["verification"]] == [True, True, True, True]
-    # The tables still point at auth_user: that is swap_user_model's job, and it says so.
-    assert state["next_steps"] == [
-        "python manage.py swap_user_model --from auth.User (for authtools.E405)"
-    ]
-    assert {"accounts_user", "accounts_user_groups"} <= p.db.tables()
-    assert data(p, "auth_user") == before_data
-    assert [r for r in rows(p) if r[1] != "accounts"] == before_rows
-    assert [r[2] for r in rows(p) if r[1] == "accounts"] == ["0001_initial"]
-    assert_end_state(p)
-    again = p.manage("reset_user_migrations", "--noinput")
-    assert (again.code, again.out, again.err) == (0, "Nothing to do.\n", "")
+    assert (data(p, "auth_user"), rows(p), files(p)) == (before_data, before_rows, before_files)
+    assert "accounts_user" not in p.db.tables()
+    assert p.manage("reset_user_migrations", "--via-auth-user", "--noinput").err == refused.err
 
 
 def test_deleted_migrations_are_recorded_not_reapplied(db_project: Project) -> None:

@@ -11,7 +11,7 @@ from collections.abc import Iterable
 from types import ModuleType
 from typing import Any
 
-from authtools.diagnosis import catalog
+from authtools.diagnosis import catalog, causes
 from authtools.diagnosis.boot import BootState, booted_state
 from authtools.diagnosis.context import Context
 from authtools.diagnosis.report import Finding, Report
@@ -49,8 +49,12 @@ def run_probes(ctx: Context, *, static_only: bool = False) -> list[Finding]:
     return findings
 
 
-def run_diagnosis(boot: BootState | None = None, **options: Any) -> Report:
-    """Diagnose the current project. Options: database, use_db, target, settings_module."""
+def run_diagnosis(boot: BootState | None = None, *, link: bool = True, **options: Any) -> Report:
+    """Diagnose the current project. Options: database, use_db, target, settings_module.
+
+    ``link`` marks consequences with ``because`` (``causes.link``); authtools.fixes asks for
+    the findings unlinked, plans their fixes, then links them (a withheld fix links nothing).
+    """
     import django
 
     import authtools
@@ -59,6 +63,8 @@ def run_diagnosis(boot: BootState | None = None, **options: Any) -> Report:
     ctx = Context.create(state, **options)
     findings = run_probes(ctx)
     findings.extend(_unexplained_boot_failure(ctx, findings))
+    if link:
+        findings = causes.link(findings, user_app(ctx))
     raw = ctx.auth_user_model_raw if state.ok("settings") else None
     return Report(
         auth_user_model=raw if isinstance(raw, str) else (None if raw is None else repr(raw)),
@@ -66,6 +72,12 @@ def run_diagnosis(boot: BootState | None = None, **options: Any) -> Report:
         authtools_version=authtools.__version__,
         findings=findings,
     )
+
+
+def user_app(ctx: Context) -> str | None:
+    """The app label of the user model, when the setting resolves to one."""
+    user_model = ctx.user_model() if ctx.boot.ok("settings") else None
+    return str(user_model._meta.app_label) if user_model is not None else None
 
 
 def _unexplained_boot_failure(ctx: Context, findings: Iterable[Finding]) -> list[Finding]:

@@ -58,6 +58,8 @@ class Finding:
     hint: str
     location: Location | None = None
     fix_command: str | None = None
+    # The id of the finding this one follows from (its root cause), or None for a root.
+    because: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -68,6 +70,7 @@ class Finding:
             "hint": self.hint,
             "location": self.location.to_dict() if self.location else None,
             "fix_command": self.fix_command,
+            "because": self.because,
         }
 
     def at_least(self, level: str) -> bool:
@@ -100,6 +103,14 @@ class Report:
 
     def ids(self) -> list[str]:
         return [f.id for f in self.findings]
+
+    def roots(self) -> list[Finding]:
+        """The findings that follow from no other one, in report order."""
+        return [f for f in self.findings if f.because is None]
+
+    def consequences(self, cause: Finding) -> list[Finding]:
+        """The findings whose ``because`` names CAUSE's id, in report order."""
+        return [f for f in self.findings if f.because == cause.id and f is not cause]
 
     def to_dict(self) -> dict[str, Any]:
         return {

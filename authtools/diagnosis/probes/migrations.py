@@ -36,13 +36,22 @@ from __future__ import annotations
 import ast
 import inspect
 import sys
-from collections.abc import Iterable, Iterator
-from dataclasses import dataclass, field
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 from authtools.diagnosis import catalog
 from authtools.diagnosis.context import Context, parse_file
+from authtools.diagnosis.migration_state import (
+    Key,
+    Pair,
+    State,
+    depends_on_user_setting,
+    inconsistent_pairs,
+    load,
+    pending_changes,
+    retargeted_loader,
+)
 from authtools.diagnosis.probes.database import connection_error
 from authtools.diagnosis.report import FileLocation, Finding, Location, TableLocation
 
@@ -53,9 +62,6 @@ SETTING = "AUTH_USER_MODEL"
 HISTORY = TableLocation("django_migrations")
 RESET = "python manage.py reset_user_migrations"
 MIGRATE = "python manage.py migrate"
-
-Key = tuple[str, str]
-Pair = tuple[Key, Key]  # (applied child, unapplied parent)
 
 
 def run(ctx: Context) -> Iterator[Finding]:
@@ -76,180 +82,6 @@ def run(ctx: Context) -> Iterator[Finding]:
         return  # a migration file does not import: Django's own error says which
     probe = _Probe(ctx, state, user_model)
     yield from probe.findings()
-
-
-# --- loading -----------------------------------------------------------------------------------
-
-
-@dataclass
-class State:
-    """The loaded graph (or the loader that failed to build it) and the applied history."""
-
-    loader: Any
-    history: list[Key] | None  # django_migrations rows in id order; None: no database read
-    missing: list[Pair] = field(default_factory=list)  # (migration, dependency not on disk)
-    connection: Any = None
-
-    @property
-    def graph_ok(self) -> bool:
-        return not self.missing
-
-    @property
-    def applied(self) -> set[Key]:
-        return set(self.history or ())
-
-
-def read_history(connection: Any) -> list[Key] | None:
-    """The (app, name) rows of django_migrations in the order they were recorded.
-
-    [] when the table does not exist yet; None when the database cannot be reached.
-    """
-    from django.db import Error
-    from django.db.migrations.recorder import MigrationRecorder
-
-    recorder = MigrationRecorder(connection)
-    try:
-        if not recorder.has_table():
-            return []
-        rows = recorder.migration_qs.order_by("id").values_list("app", "name")
-        return [(app, name) for app, name in rows]
-    except Error:
-        return None
-
-
-def load(connection: Any, use_db: bool) -> State | None:
-    """Build the graph as ``migrate`` would; on NodeNotFoundError, list every missing parent."""
-    from django.db import Error
-    from django.db.migrations.exceptions import BadMigrationError, NodeNotFoundError
-    from django.db.migrations.loader import MigrationLoader
-
-    history = read_history(connection) if use_db else None
-    db = connection if history is not None else None
-    loader = MigrationLoader(db, ignore_no_migrations=True, load=False)
-    try:
-        loader.build_graph()
-    except NodeNotFoundError:
-        return State(loader, history, missing_dependencies(loader), db)
-    except Error:  # the database went away between the two reads
-        return load(connection, use_db=False)
-    except (ImportError, SyntaxError, BadMigrationError, ValueError):
-        return None
-    return State(loader, history, [], db)
-
-
-def missing_dependencies(loader: Any) -> list[Pair]:
-    """Every (migration, dependency) whose dependency is on no disk, as Django resolves them."""
-    disk = loader.disk_migrations or {}
-    replaced = {tuple(key) for m in disk.values() for key in m.replaces}
-    missing: list[Pair] = []
-    for key, migration in sorted(disk.items()):
-        for dep in migration.dependencies:
-            dep = (dep[0], dep[1])
-            if dep[1] in ("__first__", "__latest__") or dep in disk or dep in replaced:
-                continue
-            missing.append((key, dep))
-    return missing
-
-
-def inconsistent_pairs(loader: Any, history: Iterable[Key]) -> list[Pair]:
-    """Every pair ``check_consistent_history`` would object to, in history order."""
-    applied = set(history)
-    pairs: list[Pair] = []
-    for key in dict.fromkeys(history):
-        if key not in loader.graph.nodes:
-            continue
-        for parent in sorted(node.key for node in loader.graph.node_map[key].parents):
-            if parent not in applied and not _replaced_all_applied(loader, parent, applied):
-                pairs.append((key, parent))
-    return pairs
-
-
-def _replaced_all_applied(loader: Any, key: Key, applied: set[Key]) -> bool:
-    """A squash whose replaced migrations are all applied counts as applied (Django's rule)."""
-    if key not in loader.replacements:
-        return False
-    return all(
-        r in applied or _replaced_all_applied(loader, r, applied)
-        for r in loader.replacements[key].replaces
-    )
-
-
-def is_user_dependency(dep: Any) -> bool:
-    """True for the dependency ``swappable_dependency(settings.AUTH_USER_MODEL)`` returned.
-
-    The SwappableTuple keeps the setting's value (e.g. 'accounts.User') in ``.setting``.
-    """
-    from django.conf import settings
-
-    value = getattr(dep, "setting", None)
-    return isinstance(value, str) and value.lower() == str(settings.AUTH_USER_MODEL).lower()
-
-
-def depends_on_user_setting(migration: Any) -> bool:
-    """True when the migration lists ``swappable_dependency(settings.AUTH_USER_MODEL)``."""
-    return any(is_user_dependency(dep) for dep in migration.dependencies)
-
-
-def retargeted_loader(connection: Any, app_label: str) -> Any:
-    """A MigrationLoader whose AUTH_USER_MODEL dependencies point at APP_LABEL's first migration.
-
-    ``swappable_dependency()`` is evaluated when a migration file is imported, so the loaded
-    dependencies name the app of the current setting; the SwappableTuple keeps the value in
-    ``.setting``, which says which dependencies would move if the setting changed.
-    """
-    from django.db.migrations.loader import MigrationLoader
-
-    class RetargetedLoader(MigrationLoader):
-        def load_disk(self) -> None:
-            super().load_disk()
-            for migration in self.disk_migrations.values():
-                # Migration.__init__ copied the class's list: this instance's copy is ours.
-                migration.dependencies = [  # type: ignore[misc]
-                    (app_label, "__first__") if is_user_dependency(dep) else dep
-                    for dep in migration.dependencies
-                ]
-
-    return RetargetedLoader(connection, ignore_no_migrations=True)
-
-
-def pending_changes(loader: Any) -> dict[str, list[Any]]:
-    """What ``makemigrations --check`` would write: {app_label: [operations]}."""
-    from django.apps import apps
-    from django.db.migrations.autodetector import MigrationAutodetector
-    from django.db.migrations.questioner import NonInteractiveMigrationQuestioner
-    from django.db.migrations.state import ProjectState
-
-    old, new = loader.project_state(), ProjectState.from_apps(apps)
-    if same_models(old, new):
-        # The autodetector compares these same model states, but some of its passes are
-        # quadratic in the number of models (seconds on a project of 1,000 models): when
-        # every state is equal it would find nothing, so it is not run.
-        return {}
-    questioner = NonInteractiveMigrationQuestioner(specified_apps=set(), dry_run=True)
-    autodetector = MigrationAutodetector(old, new, questioner)
-    changes = autodetector.changes(graph=loader.graph, migration_name=None)
-    return {
-        app: [op for migration in migrations for op in migration.operations]
-        for app, migrations in sorted(changes.items())
-    }
-
-
-def same_models(old: Any, new: Any) -> bool:
-    """True when the migrations' state and the models' state hold equal ModelStates.
-
-    Apps without migrations are left out, as the autodetector leaves them out.
-    """
-    current = {key: state for key, state in new.models.items() if key[0] not in old.real_apps}
-    if current.keys() != old.models.keys():
-        return False
-    return all(_comparable(old.models[key]) == _comparable(state) for key, state in current.items())
-
-
-def _comparable(state: Any) -> tuple[Any, ...]:
-    """What the autodetector looks at in a ModelState ('abstract' it ignores)."""
-    options = {key: value for key, value in state.options.items() if key != "abstract"}
-    fields = {name: field.deconstruct()[1:] for name, field in state.fields.items()}
-    return (state.name.lower(), fields, options, tuple(state.bases), list(state.managers))
 
 
 # --- the findings ------------------------------------------------------------------------------
@@ -497,7 +329,7 @@ class _Probe:
             f"are not applied on database {self.ctx.database!r} ({names}): the user table "
             f"{self.user_table!r} is missing or behind the model, so logins, the admin and "
             "every foreign key to the user fail.",
-            f"Apply them: `{MIGRATE}`.",
+            f"Apply them: `{MIGRATE}{_on(self.ctx.database)}`.",
             location=HISTORY,
             fix_command=MIGRATE,
         )
@@ -541,7 +373,8 @@ class _Probe:
                 f"AUTH_USER_MODEL = {target._meta.label!r}, then run "
                 f"swap_user_model --from {self.user_label}, which moves the data and the history.",
                 location=_swappable_location(self.ctx, migration) if migration else HISTORY,
-                fix_command=f"python manage.py swap_user_model --from {self.user_label}",
+                # No fix_command: the swap runs only once the setting is switched (it refuses
+                # now); the hint gives the order.
             )
 
 
@@ -561,6 +394,11 @@ def resolve_target(value: str) -> Any:
 
 
 # --- locations ---------------------------------------------------------------------------------
+
+
+def _on(database: str) -> str:
+    """The --database option a command needs for DATABASE ('' for the default one)."""
+    return "" if database == "default" else f" --database {database}"
 
 
 def _name(key: Key) -> str:

@@ -1,19 +1,27 @@
 """Probe: related-objects. One-to-one relations to the user model with rows missing for some
 users: ``user.profile`` raises RelatedObjectDoesNotExist for them (W701).
 
+A relation whose absence is expected is info (I702), not a warning: one the project lists in
+``AUTHTOOLS = {"OPTIONAL_RELATIONS": ["otp.Device.user"]}``, or one whose absence its code
+handles (``hasattr(user, "device")``, ``getattr(user, "device", None)``, ``try: ... user.device
+... except (Device.DoesNotExist | ObjectDoesNotExist | RelatedObjectDoesNotExist)``,
+``Device.objects.filter(user=...).first()``), found with ast in the project's own files, and only
+for relations with missing rows.
+
 One query in all: the number of users and, for each relation, how many have no row (NOT EXISTS).
 """
 
 from __future__ import annotations
 
+import ast
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
 from authtools.diagnosis import catalog
-from authtools.diagnosis.context import Context
+from authtools.diagnosis.context import Context, iter_python_files, parse_file
 from authtools.diagnosis.probes.database import connection_error
-from authtools.diagnosis.report import Finding, TableLocation
+from authtools.diagnosis.report import FileLocation, Finding, TableLocation
 
 REQUIRES = "ready"
 USES_DB = True
@@ -84,9 +92,99 @@ def run(ctx: Context) -> Iterator[Finding]:
         )
     except DatabaseError:
         return  # the tables differ from the models: the migrations probe reports that
+    optional = optional_relations()
     for i, relation in enumerate(relations):
-        if counts[f"missing_{i}"]:
-            yield _missing_rows(user_model, relation, counts[f"missing_{i}"], counts["total"])
+        missing_count = counts[f"missing_{i}"]
+        if not missing_count:
+            continue
+        label = f"{relation.model._meta.label}.{relation.field.name}"
+        if label.lower() in optional:
+            yield _optional(user_model, relation, missing_count, counts["total"], None)
+            continue
+        handled = handled_in_code(ctx, relation)
+        if handled is not None:
+            yield _optional(user_model, relation, missing_count, counts["total"], handled)
+            continue
+        yield _missing_rows(user_model, relation, missing_count, counts["total"])
+
+
+def optional_relations() -> set[str]:
+    """'app.model.field' (lower case) of AUTHTOOLS['OPTIONAL_RELATIONS']."""
+    from django.conf import settings
+
+    config = getattr(settings, "AUTHTOOLS", None)
+    values = config.get("OPTIONAL_RELATIONS", ()) if isinstance(config, dict) else ()
+    return {str(v).lower() for v in values if isinstance(v, str)}
+
+
+_ABSENCE = ("DoesNotExist", "ObjectDoesNotExist", "RelatedObjectDoesNotExist")
+
+
+def handled_in_code(ctx: Context, relation: OneToOne) -> FileLocation | None:
+    """Where the project's own code handles a missing row of RELATION, or None."""
+    accessor = relation.accessor
+    model_name = relation.model._meta.object_name
+    for path in iter_python_files(ctx.project_root):
+        if "migrations" in path.parts:
+            continue
+        tree = parse_file(path)
+        if tree is None:
+            continue
+        for node in ast.walk(tree):
+            if _handles(node, accessor, model_name, relation.field.name):
+                return FileLocation(ctx.display_path(path), getattr(node, "lineno", 1))
+    return None
+
+
+def _handles(node: ast.AST, accessor: str | None, model_name: str, field: str) -> bool:
+    if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and accessor:
+        args = node.args
+        named = len(args) >= 2 and isinstance(args[1], ast.Constant) and args[1].value == accessor
+        if node.func.id == "hasattr" and named:
+            return True
+        if node.func.id == "getattr" and named and len(args) == 3:
+            return True
+    if isinstance(node, ast.Try) and accessor:
+        caught = " ".join(ast.unparse(h.type) for h in node.handlers if h.type is not None)
+        if any(name in caught for name in _ABSENCE) and any(
+            isinstance(n, ast.Attribute) and n.attr == accessor
+            for stmt in node.body
+            for n in ast.walk(stmt)
+        ):
+            return True
+    if (
+        isinstance(node, ast.Call)
+        and isinstance(node.func, ast.Attribute)
+        and node.func.attr == "first"
+        and isinstance(node.func.value, ast.Call)
+    ):
+        text = ast.unparse(node.func.value)
+        keywords = [k.arg or "" for k in getattr(node.func.value, "keywords", [])]
+        return text.startswith(f"{model_name}.") and any(
+            k == field or k.startswith(f"{field}__") or k == f"{field}_id" for k in keywords
+        )
+    return False
+
+
+def _optional(
+    user_model: Any, relation: OneToOne, missing: int, total: int, handled: FileLocation | None
+) -> Finding:
+    opts = relation.model._meta
+    users = str(user_model._meta.verbose_name_plural)
+    have = "has" if missing == 1 else "have"
+    label = f"{opts.label}.{relation.field.name}"
+    why = (
+        f"the code handles its absence ({handled})"
+        if handled
+        else f"AUTHTOOLS['OPTIONAL_RELATIONS'] lists {label}"
+    )
+    return catalog.finding(
+        "authtools.I702",
+        f"{missing} of {total} {users} {have} no {opts.label}, an optional relation: {why}.",
+        "Nothing to do; do not create rows for them, as a row may change what the code does "
+        f"for a user (a {opts.object_name} that exists is taken as set up).",
+        location=TableLocation(opts.db_table),
+    )
 
 
 def _missing_rows(user_model: Any, relation: OneToOne, missing: int, total: int) -> Finding:
@@ -97,12 +195,16 @@ def _missing_rows(user_model: Any, relation: OneToOne, missing: int, total: int)
     if relation.accessor:
         symptom = f" (user.{relation.accessor} raises RelatedObjectDoesNotExist)"
     field = relation.field.name
+    label = f"{opts.label}.{field}"
     return catalog.finding(
         "authtools.W701",
         f"{missing} of {total} {users} {have} no {opts.label}{symptom}.",
-        f"Create the missing rows in a data migration (one {opts.object_name} per user "
-        f"without one, e.g. bulk_create), create them when a user is created (a post_save "
-        f"signal or the sign-up code), or read them with "
-        f"{opts.object_name}.objects.get_or_create({field}=user).",
+        f"If every user should have one (a profile), create the missing rows in a data "
+        f"migration (one {opts.object_name} per user without one, e.g. bulk_create) and when a "
+        f"user is created (a post_save signal or the sign-up code). If a missing row means "
+        f"something (e.g. not set up yet), do not create rows: handle the absence where "
+        f"user.{relation.accessor or field} is read (hasattr, or except "
+        f"{opts.object_name}.DoesNotExist) and list it as optional: "
+        f'AUTHTOOLS = {{"OPTIONAL_RELATIONS": ["{label}"]}}.',
         location=TableLocation(opts.db_table),
     )

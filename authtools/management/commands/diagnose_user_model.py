@@ -8,7 +8,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from authtools import pipe, render
 from authtools.db.connection import database_choices
-from authtools.diagnosis import run_diagnosis
+from authtools.fixes import diagnose
 
 
 def add_diagnosis_arguments(parser: Any, database_choices: tuple[str, ...] | None) -> None:
@@ -58,7 +58,7 @@ class Command(BaseCommand):
         return super().execute(*args, **options)
 
     def handle(self, *args: Any, **options: Any) -> None:
-        report = run_diagnosis(
+        report = diagnose(
             database=options["database"], use_db=options["use_db"], target=options["target"]
         )
         if options["format"] == "json":

@@ -59,6 +59,8 @@ def build_plan(
             f"{', '.join(ins.tables.missing[:5])}); neither recording nor applying a new initial "
             "migration is safe. Fix the schema by hand, or --reset-db a development database."
         )
+    if not reset_db:
+        _refuse_other_user_model(ins)
     if not ins.via_auth_user and ins.tables.missing and ins.applied_dependents:
         ins.via_auth_user = True
         ins.revert_reason = (
@@ -88,6 +90,40 @@ def build_plan(
         "django_migrations row(s); undo with --restore BACKUP."
     )
     return plan
+
+
+def _refuse_other_user_model(ins: Inspection) -> None:
+    """The switched-mid-project state (migrated on one user model, then AUTH_USER_MODEL
+    switched): the users are in the old model's table, other apps' foreign keys reference it
+    and the user app has no table. A reset would create empty tables and nobody could log in;
+    the swap moves the users. Refused, naming the swap."""
+    from django.apps import apps
+    from django.conf import settings
+    from django.db import connections
+
+    from authtools.db.catalog import foreign_keys
+    from authtools.diagnosis.probes.database import user_relations
+
+    if not ins.tables.absent or ins.rows or not ins.applied_dependents:
+        return
+    user_model = apps.get_model(settings.AUTH_USER_MODEL)
+    if user_model._meta.app_label != ins.label:
+        return
+    relations = {(r.table, r.column) for r in user_relations(user_model, ins.database)}
+    tables = {
+        m._meta.db_table: m._meta.label
+        for m in apps.get_models(include_auto_created=True, include_swapped=True)
+    }
+    user_table = user_model._meta.db_table
+    for key in foreign_keys(connections[ins.database]):
+        old = tables.get(key.ref_table)
+        if (key.table, key.column) in relations and key.ref_table != user_table and old:
+            raise ResetError(
+                f"The database was built on {old} ({key.table}.{key.column} references "
+                f"{key.ref_table!r}) and has no table of {ins.label!r}: a reset would create "
+                f"empty tables and nobody could log in. Move the users instead: python "
+                f"manage.py swap_user_model --from {old}."
+            )
 
 
 def _add_file_steps(plan: Plan, ins: Inspection) -> None:
