@@ -53,7 +53,7 @@ def check_fixes(
         if not f.fix_command:
             findings.append(f)
             continue
-        if not complete_boot:
+        if not complete_boot and shlex.split(f.fix_command)[:2] == list(MANAGE):
             verdict = Verdict(
                 None,
                 "manage.py cannot start until the errors above are fixed, so no manage.py "

@@ -117,6 +117,32 @@ def _unusable_databases() -> BootFailure | None:
         tuple(connections)
         connections[DEFAULT_DB_ALIAS]  # loads the backend, as the first model will; no connect
     except Exception as exc:  # Django's own reading of the setting
+        if _missing_driver(exc):  # Django's own words, for the driver finding (E505)
+            return BootFailure("apps", exc, traceback.format_exc())
         problem = backend_problem(DEFAULT_DB_ALIAS) or f"{type(exc).__name__}: {exc}"
         return BootFailure("apps", ImproperlyConfigured(problem), traceback.format_exc())
     return None
+
+
+def _missing_driver(error: BaseException | None) -> bool:
+    """Did the default database's backend load but fail on an import (its driver)? An ENGINE
+    that names no backend fails on an import too, but that is the setting's fault."""
+    import importlib.util
+
+    from django.conf import settings
+
+    config = settings.DATABASES.get("default") if isinstance(settings.DATABASES, dict) else None
+    engine = config.get("ENGINE") if isinstance(config, dict) else None
+    try:
+        backend = isinstance(engine, str) and importlib.util.find_spec(f"{engine}.base") is not None
+    except (ImportError, ValueError):
+        backend = False
+    if not backend:
+        return False
+    seen: set[int] = set()
+    while error is not None and id(error) not in seen:
+        if isinstance(error, ImportError):
+            return True
+        seen.add(id(error))
+        error = error.__cause__ or error.__context__
+    return False

@@ -75,8 +75,10 @@ def _backend_alias(tb: str) -> tuple[str, str] | None:
     if not isinstance(databases, dict):
         return None
     for alias, config in databases.items():
-        engine = config.get("ENGINE", "") if isinstance(config, dict) else ""
-        if engine and f"{os.sep}{engine.replace('.', os.sep)}{os.sep}base.py" in tb:
+        engine = config.get("ENGINE") if isinstance(config, dict) else None
+        if not isinstance(engine, str) or not engine:
+            continue
+        if f"{os.sep}{engine.replace('.', os.sep)}{os.sep}base.py" in tb:
             return str(alias), str(engine)
     return None
 
