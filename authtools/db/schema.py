@@ -251,3 +251,26 @@ def next_key_follows(connection: Any, table: str, column: str) -> bool:
         row = cursor.fetchone()
         # AUTOINCREMENT without a sqlite_sequence row starts after the highest rowid.
         return row is None or row[0] >= highest
+
+
+def widen_key_sql(
+    connection: Any, table: str, column: str, old_kind: str, new_kind: str, *, run: bool = False
+) -> list[str]:
+    """The statements that turn TABLE.COLUMN, a primary key of field class OLD_KIND
+    (AutoField), into NEW_KIND (BigAutoField), as Django's schema editor writes them (the
+    column, its identity sequence or AUTO_INCREMENT); with RUN, run them too."""
+    from django.apps.registry import Apps
+    from django.db import models
+
+    meta = type("Meta", (), {"apps": Apps(), "app_label": "authtools_keys", "db_table": table})
+    new_field = getattr(models, new_kind)(primary_key=True, db_column=column)
+    model = type("Key", (models.Model,), {"__module__": __name__, "Meta": meta, "id": new_field})
+    old_field = getattr(models, old_kind)(primary_key=True, db_column=column)
+    old_field.set_attributes_from_name("id")
+    old_field.model = model
+    with connection.schema_editor(collect_sql=not run, atomic=False) as editor:
+        if run:
+            editor.alter_field(model, old_field, new_field)
+            return []
+        editor.alter_field(model, old_field, new_field)
+    return [s.rstrip(";") for s in editor.collected_sql]

@@ -36,6 +36,25 @@ class Command(ProcedureCommand):
             help="Drop the old table's columns the new model has no field for (their values are "
             "saved in the backup first); without it the swap refuses to drop them.",
         )
+        keys = parser.add_mutually_exclusive_group()
+        keys.add_argument(
+            "--write-model",
+            dest="keys",
+            action="store_const",
+            const="keep",
+            help="When the new model's key would be 64-bit (BigAutoField) and the old one is "
+            "32-bit: keep the 32-bit key by adding `id = models.AutoField(primary_key=True)` to "
+            "the new model's file (shown as a diff in the plan, restored by --rollback).",
+        )
+        keys.add_argument(
+            "--widen-keys",
+            dest="keys",
+            action="store_const",
+            const="widen",
+            help="When the new model's key would be 64-bit and the old one is 32-bit: make the "
+            "user table's key and every foreign key column pointing at it 64-bit (rewrites "
+            "every row of those tables; the plan gives the counts).",
+        )
         parser.add_argument(
             "--sql",
             action="store_true",
@@ -99,6 +118,7 @@ class Command(ProcedureCommand):
                     options["old_model"],
                     drop_columns=options["drop_columns"],
                     phase=options["phase"],
+                    keys=options["keys"],
                 )
                 plan = swap.build_plan(spec)
                 if options["sql"]:
@@ -107,8 +127,25 @@ class Command(ProcedureCommand):
                     return
                 with swap.ddl_session(database):
                     self.run_plan(plan, options)
+        except swap.KeyWidthRefused as exc:
+            exc.command = self.command_line(options)
+            raise CommandError(f"Refused: {exc}. Nothing was changed.") from exc
         except (swap.SwapRefused, swap.LockBusy) as exc:
             raise CommandError(f"Refused: {exc}. Nothing was changed.") from exc
+
+    @staticmethod
+    def command_line(options: dict[str, Any]) -> str:
+        """The command as the user ran it (the options that shape the plan), to extend."""
+        words = ["python manage.py swap_user_model"]
+        if options["old_model"]:
+            words.append(f"--from {options['old_model']}")
+        if options["phase"]:
+            words.append(f"--phase {options['phase']}")
+        if options["drop_columns"]:
+            words.append("--drop-columns")
+        if options["database"] != "default":
+            words.append(f"--database {options['database']}")
+        return " ".join(words)
 
     def scaffold(self, options: dict[str, Any]) -> None:
         from django.conf import settings
@@ -168,6 +205,7 @@ class Command(ProcedureCommand):
             options["old_model"],
             drop_columns=options["drop_columns"],
             phase=options["phase"],
+            keys=options["keys"],
         )
         return swap.build_plan(spec)
 

@@ -29,7 +29,12 @@ def _run_renames(connection: Any, renames: list[Rename]) -> None:
             _execute(connection, rename_sql(connection, rename))
 
 
-_KINDS: dict[str, StepKind] = {"contenttypes": "rows", "migrations": "rows", "files": "file"}
+_KINDS: dict[str, StepKind] = {
+    "contenttypes": "rows",
+    "migrations": "rows",
+    "files": "file",
+    "model": "file",
+}
 
 
 def _step(spec: SwapSpec, s: StepSpec) -> Step:
@@ -57,6 +62,10 @@ def _step(spec: SwapSpec, s: StepSpec) -> Step:
             write_files(s.data["write"], s.data["replace"])
         elif s.kind == "migrate":
             migrate_to(spec.database, s.data["migration"])
+        elif s.kind == "model":
+            write_model(spec.model_edit, after=True)
+        elif s.kind == "widen":
+            widen_key(connection, s.data, forward=True)
         return None
 
     def undo(runtime: Runtime) -> Any:
@@ -70,6 +79,10 @@ def _step(spec: SwapSpec, s: StepSpec) -> Step:
             restore_files(s.data["write"], s.data["replace"])
         elif s.kind == "migrate":
             migrate_to(spec.database, s.data["mirror"])
+        elif s.kind == "model":
+            write_model(spec.model_edit, after=False)
+        elif s.kind == "widen":
+            widen_key(connection, s.data, forward=False)
         return None
 
     has_undo = {
@@ -79,7 +92,7 @@ def _step(spec: SwapSpec, s: StepSpec) -> Step:
     return Step(
         id=s.id,
         kind=_KINDS.get(s.kind, "sql"),
-        atomic=s.kind != "files",
+        atomic=s.kind not in ("files", "model"),
         description=s.description,
         apply=apply,
         details=list(s.details),
@@ -99,6 +112,30 @@ def write_files(write: dict[str, str], replace: dict[str, str]) -> None:
         Path(path).parent.mkdir(parents=True, exist_ok=True)
         Path(path).write_text(source)
     forget_modules(_package_of(write))
+
+
+def write_model(edit: dict[str, str], *, after: bool) -> None:
+    """--write-model: the model file with (AFTER) or without its explicit primary key line.
+    Written only when the file still holds the other version (or already this one)."""
+    path = Path(edit["path"])
+    current = path.read_text()
+    wanted, other = (edit["after"], edit["before"]) if after else (edit["before"], edit["after"])
+    if current == wanted:
+        return
+    if current != other:
+        raise RuntimeError(f"{str(path)!r} changed since the plan was made; edit it by hand")
+    path.write_text(wanted)
+
+
+def widen_key(connection: Any, data: dict[str, str], *, forward: bool) -> None:
+    """Alter a many-to-many table's own id to the new app's key type (or back)."""
+    from authtools.db.schema import widen_key_sql
+
+    table = data["table"]
+    if not exists(connection, "table", table, ""):
+        return
+    old, new = (data["from"], data["to"]) if forward else (data["to"], data["from"])
+    widen_key_sql(connection, table, data["column"], old, new, run=True)
 
 
 def restore_files(write: dict[str, str], replace: dict[str, str]) -> None:
