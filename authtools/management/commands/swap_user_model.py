@@ -56,6 +56,16 @@ class Command(ProcedureCommand):
             "every row of those tables; the plan gives the counts).",
         )
         parser.add_argument(
+            "--lock-timeout",
+            type=float,
+            default=5.0,
+            metavar="SECONDS",
+            help="The longest the swap waits for a table lock, and so the longest the "
+            "application's queries wait behind it (PostgreSQL lock_timeout, MariaDB/MySQL "
+            "lock_wait_timeout); on a timeout it tries again a few times, then gives up with "
+            "nothing changed. Default: 5.",
+        )
+        parser.add_argument(
             "--sql",
             action="store_true",
             help="Print only the SQL statements of the plan (for review) and change nothing.",
@@ -120,7 +130,11 @@ class Command(ProcedureCommand):
                     phase=options["phase"],
                     keys=options["keys"],
                 )
+                if not options["lock_timeout"] > 0:
+                    raise CommandError("--lock-timeout takes a number of seconds above 0.")
+                spec.lock_timeout = options["lock_timeout"]
                 plan = swap.build_plan(spec)
+                self.lock_log(plan, options)
                 if options["sql"]:
                     for statement in plan.sql():
                         self.stdout.write(statement)
@@ -132,6 +146,24 @@ class Command(ProcedureCommand):
             raise CommandError(f"Refused: {exc}. Nothing was changed.") from exc
         except (swap.SwapRefused, swap.LockBusy) as exc:
             raise CommandError(f"Refused: {exc}. Nothing was changed.") from exc
+
+    def lock_log(self, plan: Plan, options: dict[str, Any]) -> None:
+        """Say each lock retry as it happens (stderr in JSON mode); keep the plan for the
+        result (the longest lock wait)."""
+        locks = plan.lock_tables
+        if isinstance(locks, swap.TableLocks):
+            json_mode = options["format"] == "json"
+            locks.log = self.stderr.write if json_mode else self.stdout.write
+        self.plan = plan
+
+    def result_data(self, result: RunResult) -> dict[str, Any]:
+        locks = getattr(getattr(self, "plan", None), "lock_tables", None)
+        if isinstance(locks, swap.TableLocks) and locks.waits:
+            return {
+                "longest_lock_wait": round(locks.longest_wait, 3),
+                "lock_attempts": len(locks.waits),
+            }
+        return {}
 
     @staticmethod
     def command_line(options: dict[str, Any]) -> str:
@@ -215,7 +247,17 @@ class Command(ProcedureCommand):
             self.stdout.write(
                 "Content types: " + ", ".join(f"{k} {v}" for k, v in sorted(counts.items()))
             )
+        locks = getattr(getattr(self, "plan", None), "lock_tables", None)
+        if isinstance(locks, swap.TableLocks) and locks.waits:
+            attempts = len(locks.waits)
+            self.stdout.write(
+                f"Longest lock wait: {locks.longest_wait:.2f} s ({attempts} "
+                f"attempt{'s' if attempts > 1 else ''})."
+            )
         super().render_result(result)
+        spec = getattr(getattr(self, "plan", None), "data", {}).get("spec")
+        if result.verified and spec is not None:
+            self.stdout.write(swap.app_processes_next(spec))
         if result.verified:
             self.stdout.write(
                 "Next: run `manage.py migrate`, and change permission strings in code "

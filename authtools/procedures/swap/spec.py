@@ -54,6 +54,7 @@ class SwapSpec:
     keys: str | None = None
     model_edit: dict[str, str] = field(default_factory=dict)
     widen_rows: dict[str, int] = field(default_factory=dict)
+    lock_timeout: float = 5.0  # seconds: --lock-timeout
     widen_ids: list[dict[str, str]] = field(default_factory=list)  # table, column, from, to
 
     def as_dict(self) -> dict[str, Any]:

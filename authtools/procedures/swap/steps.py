@@ -2,22 +2,41 @@
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 from typing import Any
 
+from authtools.db.locks import DEFAULT_LOCK_ATTEMPTS, TableLocks, session_lock_timeout
 from authtools.db.schema import Rename, exists, rename_sql
 from authtools.procedures.plan import Plan, Runtime, Step, StepKind
 from authtools.procedures.swap.spec import PROCEDURE, SPEC, StepSpec, SwapSpec
 from authtools.procedures.swap.verify import verify
 
 
-def _execute(connection: Any, statements: list[str]) -> None:
+def _execute(connection: Any, statements: list[str], timeout: float = 5.0) -> None:
+    """Run STATEMENTS. MySQL/MariaDB (no transaction around DDL, no LOCK TABLE there): each
+    statement waits at most TIMEOUT for its locks and is tried again, with backoff, when it
+    times out (it did nothing then)."""
+    from authtools.db.locks import DEFAULT_LOCK_ATTEMPTS, backoff, retryable
+
     with connection.cursor() as cursor:
         for sql in statements:
-            cursor.execute(sql)
+            for attempt in range(1, DEFAULT_LOCK_ATTEMPTS + 1):
+                try:
+                    cursor.execute(sql)
+                    break
+                except Exception as exc:
+                    if connection.vendor != "mysql" or not retryable(exc):
+                        raise
+                    if attempt == DEFAULT_LOCK_ATTEMPTS:
+                        raise RuntimeError(
+                            f"the locks were not free within {timeout:g} s in "
+                            f"{DEFAULT_LOCK_ATTEMPTS} attempts; run again at a quieter time"
+                        ) from exc
+                    time.sleep(backoff(attempt))
 
 
-def _run_renames(connection: Any, renames: list[Rename]) -> None:
+def _run_renames(connection: Any, renames: list[Rename], timeout: float = 5.0) -> None:
     """Each rename runs only when its source is still there, so a step can be run again."""
     for rename in renames:
         if exists(
@@ -26,7 +45,7 @@ def _run_renames(connection: Any, renames: list[Rename]) -> None:
             rename.old,
             rename.table if rename.kind != "table" else rename.old,
         ):
-            _execute(connection, rename_sql(connection, rename))
+            _execute(connection, rename_sql(connection, rename), timeout)
 
 
 _KINDS: dict[str, StepKind] = {
@@ -44,10 +63,11 @@ def _step(spec: SwapSpec, s: StepSpec) -> Step:
     renames = [Rename.from_dict(r) for r in s.renames]
 
     def apply(runtime: Runtime) -> Any:
+        session_lock_timeout(connection, spec.lock_timeout)
         if s.kind == "renames":
-            _run_renames(connection, renames)
+            _run_renames(connection, renames, spec.lock_timeout)
         elif s.kind == "sql":
-            _execute(connection, s.sql)
+            _execute(connection, s.sql, spec.lock_timeout)
         elif s.kind == "contenttypes":
             from django.db import transaction
 
@@ -69,6 +89,7 @@ def _step(spec: SwapSpec, s: StepSpec) -> Step:
         return None
 
     def undo(runtime: Runtime) -> Any:
+        session_lock_timeout(connection, spec.lock_timeout)
         if s.kind == "renames":
             _run_renames(connection, [r.reverse(_table_before(spec, r)) for r in reversed(renames)])
         elif s.kind == "contenttypes":
@@ -247,19 +268,68 @@ def dropped_values(spec: SwapSpec) -> dict[str, Any]:
     }
 
 
+def lock_order(spec: SwapSpec) -> TableLocks:
+    """The tables the swap's transaction locks before anything else, in an order that cannot
+    deadlock with inserts and updates (a table with a foreign key to the user table before it),
+    under their names before and after the swap (those that exist are locked)."""
+    if spec.old_table == spec.new_table and not spec.keys:
+        return TableLocks(["django_migrations"], timeout=spec.lock_timeout)
+    m2m = {old: new for old, new in spec.renamed_tables.items() if old != spec.old_table}
+    referencing = sorted({t for t, _ in spec.referencing} - set(m2m.values()))
+    tables = [*referencing]
+    for old, new in sorted(m2m.items()):
+        tables += [old, new]
+    tables += [spec.old_table, spec.new_table, "django_migrations"]
+    return TableLocks(dict.fromkeys(tables), timeout=spec.lock_timeout)
+
+
+def app_processes_note(spec: SwapSpec) -> str:
+    """What to do with the application's running processes (they know the old tables)."""
+    if spec.old_table == spec.new_table:
+        return (
+            "Running app processes: the tables keep their names; restart them with the new "
+            "settings right after the swap (no downtime), then run phase 2 in a later deploy."
+        )
+    return (
+        f"Running app processes still read {spec.old_table!r}: restart them right after the "
+        f"swap commits (until then their user queries fail), or swap without downtime in two "
+        "deploys: --phase 1 (keeps the tables), then --phase 2 (deploy its code right after)."
+    )
+
+
+def app_processes_next(spec: SwapSpec) -> str:
+    """The result's line about the application's running processes."""
+    if spec.old_table == spec.new_table:
+        return "Now: restart the app processes with the new settings (the tables kept their names)."
+    return (
+        f"Now: restart the app processes (they still read {spec.old_table!r}, which is "
+        f"{spec.new_table!r} from now on)."
+    )
+
+
 def build_plan(spec: SwapSpec) -> Plan:
     plan = Plan(
         PROCEDURE,
         spec.database,
         notes=list(spec.notes),
         way_back="--rollback {backup}",
-        lock_tables=["django_migrations"],
+        lock_tables=lock_order(spec),
     )
+    now = {t for t in plan.lock_tables if t not in spec.renamed_tables.values()}
+    now |= {spec.old_table, *spec.renamed_tables}
     if spec.vendor == "postgresql":
         plan.notes.append(
-            "django_migrations is locked for the transaction: a migrate started meanwhile waits "
-            "for the swap to commit."
+            f"Locks taken first, in this order (each wait at most {spec.lock_timeout:g} s, "
+            f"{DEFAULT_LOCK_ATTEMPTS} attempts): "
+            + ", ".join(t for t in plan.lock_tables if t in now)
+            + "; a migrate started meanwhile waits for the swap to commit."
         )
+    elif spec.vendor == "mysql":
+        plan.notes.append(
+            f"Each statement waits at most {spec.lock_timeout:g} s for its locks "
+            f"(lock_wait_timeout, innodb_lock_wait_timeout), {DEFAULT_LOCK_ATTEMPTS} attempts."
+        )
+    plan.notes.append(app_processes_note(spec))
     for s in spec.steps:
         plan.add(_step(spec, s))
     plan.backup = lambda runtime: backup_metadata(spec, runtime)
