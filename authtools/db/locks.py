@@ -105,13 +105,6 @@ def advisory_lock(database: str, name: str) -> Iterator[None]:
         yield
 
 
-def quote(connection: Any, name: str) -> str:
-    """NAME as an identifier, whatever it holds: embedded quote characters are doubled
-    (``connection.ops.quote_name`` leaves them as they are)."""
-    mark = "`" if connection.vendor == "mysql" else '"'
-    return mark + name.replace(mark, mark * 2) + mark
-
-
 def lock_tables(database: str, tables: list[str]) -> None:
     """Inside a transaction: PostgreSQL locks TABLES (ACCESS EXCLUSIVE, in the order given, in
     one statement) until it ends, so that another session, even one that only reads them,
@@ -121,6 +114,8 @@ def lock_tables(database: str, tables: list[str]) -> None:
     nothing: MySQL's LOCK TABLES would commit the transaction, and SQLite's first write locks
     the whole file."""
     from django.db import connections, transaction
+
+    from authtools.db.schema import quote
 
     connection = connections[database]
     if connection.vendor != "postgresql" or not tables:

@@ -141,7 +141,9 @@ def keep_key_in_process(new: Any, field_class: str = "AutoField") -> None:
 
 def row_counts(connection: Any, tables: list[str]) -> dict[str, int]:
     """Rows in each table (for the plan of --widen-keys: the rewrite is as long as they are)."""
-    q = connection.ops.quote_name
+    from authtools.db.schema import quoter
+
+    q = quoter(connection)
     counts = {}
     with connection.cursor() as cursor:
         for table in tables:

@@ -32,9 +32,9 @@ def add_steps(
     from django.contrib.contenttypes.models import ContentType
     from django.db.migrations.recorder import MigrationRecorder
 
-    from authtools.db.schema import django_renames
+    from authtools.db.schema import django_renames, literal, quoter
 
-    q = connection.ops.quote_name
+    q = quoter(connection)
     for number, (old_table, new_table) in enumerate(table_map.items(), 1):
         if old_table == new_table:
             continue  # phase 1: the new model keeps the old tables
@@ -102,9 +102,10 @@ def add_steps(
         spec.steps.append(
             StepSpec(
                 "reset-sequence",
-                "sql",
+                "sequence",
                 f"Make {spec.new_table}.{spec.pk_column}'s next value follow the highest id",
                 sql=reset,
+                data={"table": spec.new_table, "column": spec.pk_column},
             )
         )
     # Content type: relabel in place (same id) when the new label has no row yet.
@@ -118,8 +119,9 @@ def add_steps(
         if new_row is None:
             ct_sql = [
                 f"UPDATE {q(ContentType._meta.db_table)} SET {q('app_label')} = "
-                f"'{new._meta.app_label}', {q('model')} = '{new._meta.model_name}' "
-                f"WHERE {q('id')} = {old_row.pk}"
+                f"{literal(connection, new._meta.app_label)}, {q('model')} = "
+                f"{literal(connection, new._meta.model_name)} "
+                f"WHERE {q('id')} = {literal(connection, old_row.pk)}"
             ]
             details.append(
                 f"content type id {old_row.pk} keeps its id: its permissions, their user and "
@@ -158,7 +160,8 @@ def add_steps(
             details=[f"they build exactly {spec.old_table!r}: an empty database still migrates"],
             sql=[
                 f"INSERT INTO {q(recorder_table)} ({q('app')}, {q('name')}, {q('applied')}) "
-                f"VALUES ('{app}', '{name}', CURRENT_TIMESTAMP)"
+                f"VALUES ({literal(connection, app)}, {literal(connection, name)}, "
+                "CURRENT_TIMESTAMP)"
                 for app, name in spec.migrations
             ],
             data={"migrations": spec.migrations},

@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from authtools.db.schema import Rename, integer_width, same_key_type
+from authtools.db.schema import Rename, integer_width, same_key_type, unquotable
 from authtools.procedures.swap.keys import KEEP, WIDEN, model_edit, row_counts, wider_key
 from authtools.procedures.swap.keys import keep_key_in_process as _keep_key
 from authtools.procedures.swap.migrations import (
@@ -275,7 +275,9 @@ def _module_file(module: str) -> str:
 
 def _refuse_duplicates(connection: Any, old: Any, new: Any) -> None:
     """A column that becomes unique must not hold the same value twice already."""
-    q = connection.ops.quote_name
+    from authtools.db.schema import quoter
+
+    q = quoter(connection)
     old_fields = {f.column: f for f in old._meta.local_fields}
     for f in new._meta.local_fields:
         before = old_fields.get(f.column)
@@ -569,6 +571,14 @@ def preflight(
             raise SwapRefused(
                 f"{old_through}.id is {found!r} but the new model's many-to-many table would "
                 f"have {wanted!r}: the swap cannot keep it as migrate builds it"
+            )
+
+    for name in [*table_map.values(), *(r.new for r in column_renames)]:
+        reason = unquotable(connection, name)
+        if reason:
+            raise SwapRefused(
+                f"the table or column name {name!r} of {_label(new)} cannot be used: {reason}; "
+                "choose a name without it (Meta.db_table)"
             )
 
     # Every foreign key to the old table must belong to a field pointing at the new model.

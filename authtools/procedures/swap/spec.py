@@ -60,6 +60,14 @@ class SwapSpec:
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
 
+    def as_data(self) -> dict[str, Any]:
+        """The spec as saved in the backup: inputs and names, no SQL (every statement is
+        regenerated from them by the code that runs it)."""
+        data = asdict(self)
+        for step in data["steps"]:
+            step["sql"] = []
+        return data
+
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> SwapSpec:
         steps = [StepSpec(**s) for s in data.get("steps", [])]

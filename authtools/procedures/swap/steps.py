@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from authtools.db.locks import DEFAULT_LOCK_ATTEMPTS, TableLocks, session_lock_timeout
-from authtools.db.schema import Rename, exists, rename_sql
+from authtools.db.schema import Rename, exists, rename_sql, reset_sequence
 from authtools.procedures.plan import Plan, Runtime, Step, StepKind
 from authtools.procedures.swap.spec import PROCEDURE, SPEC, StepSpec, SwapSpec
 from authtools.procedures.swap.verify import verify
@@ -66,8 +66,10 @@ def _step(spec: SwapSpec, s: StepSpec) -> Step:
         session_lock_timeout(connection, spec.lock_timeout)
         if s.kind == "renames":
             _run_renames(connection, renames, spec.lock_timeout)
-        elif s.kind == "sql":
-            _execute(connection, s.sql, spec.lock_timeout)
+        elif s.kind == "sequence":
+            reset_sequence(connection, s.data["table"], s.data["column"])
+        elif s.kind == "sql":  # an older backup: its statements are not run from a file
+            raise RuntimeError(f"step {s.id!r} holds SQL text; this version regenerates it")
         elif s.kind == "contenttypes":
             from django.db import transaction
 
@@ -117,9 +119,88 @@ def _step(spec: SwapSpec, s: StepSpec) -> Step:
         description=s.description,
         apply=apply,
         details=list(s.details),
-        sql=list(s.sql),
+        sql=shown_sql(connection, s, renames),
         undo=undo if has_undo else None,
+        applied=lambda runtime: applied(spec, s, renames),
     )
+
+
+def shown_sql(connection: Any, s: StepSpec, renames: list[Rename]) -> list[str]:
+    """The statements of step S as shown in the plan, regenerated from its data (the SQL
+    of a migration, run by Django's executor, is shown as planned)."""
+    from authtools.db.schema import literal, quoter, sequence_reset_sql
+
+    q = quoter(connection)
+    if s.kind == "renames":
+        return [sql for r in renames for sql in rename_sql(connection, r)]
+    if s.kind == "sequence":
+        return sequence_reset_sql(connection, s.data["table"], s.data["column"])
+    if s.kind == "contenttypes" and s.data.get("relabel"):
+        app_label, model = s.data["new"].split(".")
+        return [
+            f"UPDATE {q('django_content_type')} SET {q('app_label')} = "
+            f"{literal(connection, app_label)}, {q('model')} = {literal(connection, model)} "
+            f"WHERE {q('id')} = {literal(connection, int(s.data['old_id']))}"
+        ]
+    if s.kind == "migrations":
+        return [
+            f"INSERT INTO {q('django_migrations')} ({q('app')}, {q('name')}, {q('applied')}) "
+            f"VALUES ({literal(connection, app)}, {literal(connection, name)}, "
+            "CURRENT_TIMESTAMP)"
+            for app, name in s.data["migrations"]
+        ]
+    if s.kind in ("migrate", "widen"):
+        return list(s.sql)
+    return []
+
+
+def applied(spec: SwapSpec, s: StepSpec, renames: list[Rename]) -> bool:
+    """Whether step S is done, read from the live database and files (for a resume or a
+    rollback without a journal)."""
+    from django.db import connections
+
+    from authtools.db.schema import next_key_follows
+
+    connection = connections[spec.database]
+    if s.kind == "renames":
+        return all(
+            exists(connection, r.kind, r.new, r.new if r.kind == "table" else r.table)
+            and (r.kind != "table" or not exists(connection, "table", r.old, ""))
+            for r in renames
+        )
+    if s.kind == "sequence":
+        return exists(connection, "table", s.data["table"], "") and next_key_follows(
+            connection, s.data["table"], s.data["column"]
+        )
+    if s.kind == "contenttypes":
+        from django.contrib.contenttypes.models import ContentType
+
+        app_label, model = s.data["new"].split(".")
+        row = ContentType.objects.db_manager(spec.database).filter(pk=s.data["old_id"]).first()
+        return row is None or (row.app_label, row.model) == (app_label, model)
+    if s.kind in ("migrations", "migrate"):
+        from django.db.migrations.recorder import MigrationRecorder
+
+        wanted = s.data["migrations"] if s.kind == "migrations" else [s.data["migration"]]
+        done = MigrationRecorder(connection).applied_migrations()
+        return all(tuple(m) in done for m in wanted)
+    if s.kind == "files":
+        return all(
+            Path(p).is_file() and Path(p).read_text() == text for p, text in s.data["write"].items()
+        )
+    if s.kind == "model":
+        path = Path(spec.model_edit["path"])
+        return path.is_file() and path.read_text() == spec.model_edit["after"]
+    if s.kind == "widen":
+        from authtools.db.catalog import primary_key
+        from authtools.db.schema import integer_width
+
+        for table in (s.data["table"], spec.renamed_tables.get(s.data["table"], "")):
+            found = primary_key(connection, table) if table else None
+            if found is not None:
+                return (integer_width(found[1]) or 0) >= 64
+        return False
+    return False
 
 
 def write_files(write: dict[str, str], replace: dict[str, str]) -> None:
@@ -226,7 +307,7 @@ def backup_metadata(spec: SwapSpec, runtime: Runtime) -> None:
     from django.contrib.contenttypes.models import ContentType
     from django.db.migrations.recorder import MigrationRecorder
 
-    runtime.backup_dir.write_json(SPEC, spec.as_dict())
+    runtime.backup_dir.write_json(SPEC, spec.as_data())
     labels = [tuple(label.lower().split(".")) for label in (spec.old_label, spec.new_label)]
     cts = ContentType.objects.db_manager(spec.database)
     rows = [
@@ -255,7 +336,9 @@ def dropped_values(spec: SwapSpec) -> dict[str, Any]:
     from django.db import connections
 
     connection = connections[spec.database]
-    q = connection.ops.quote_name
+    from authtools.db.schema import quoter
+
+    q = quoter(connection)
     table = spec.old_table if exists(connection, "table", spec.old_table, "") else spec.new_table
     columns = ", ".join(q(c) for c in [spec.pk_column, *spec.dropped_columns])
     with connection.cursor() as cursor:
