@@ -109,29 +109,6 @@ def test_swap_from_auth_user_keeps_every_row(db_project: Project, tmp_path: Path
     assert_same_schema_as_fresh_migrate(project, tmp_path)
 
 
-def test_refuses_a_bigautofield_primary_key(project: Project) -> None:
-    before_state(project)
-    write_new_model(project)
-    project.write(
-        "accounts/apps.py",
-        "from django.apps import AppConfig\n\n\nclass AccountsConfig(AppConfig):\n"
-        "    name = 'accounts'\n    default_auto_field = 'django.db.models.BigAutoField'\n",
-    )
-    project.remove("accounts/migrations/0001_initial.py")
-    # --skip-checks: authtools.E401 (no migrations yet) would block the command that fixes it.
-    project.ok("makemigrations", "accounts", "-v", "0", "--skip-checks")
-    result = project.manage("swap_user_model", "--from", "auth.User", "--noinput")
-    assert result.code == 1
-    assert result.err == (
-        "CommandError: Refused: accounts.User's primary key would be a BigAutoField "
-        "('bigint') but auth_user.id is 'INTEGER' (auth.User's AutoField): add "
-        "`id = models.AutoField(primary_key=True)` to "
-        "accounts.User (or set default_auto_field = 'django.db.models.AutoField' on its app "
-        "config), regenerate its migration and run the swap again. Nothing was changed.\n"
-    )
-    assert "auth_user" in project.db.tables()
-
-
 def test_refuses_unapplied_migrations_and_unknown_foreign_keys(project: Project) -> None:
     before_state(project)
     project.db.query(

@@ -69,9 +69,14 @@ def test_a_concurrent_reader_of_the_history_waits_for_the_swap(
     plan = project.manage("swap_user_model", "--from", "auth.User", "--dry-run")
     assert plan.code == 0, str(plan)
     assert (
-        "  Note: django_migrations is locked for the transaction: a migrate started meanwhile "
+        "  Note: Locks taken first, in this order (each wait at most 5 s, 4 attempts): "
+        "django_admin_log, profiles_profile, shop_order, auth_user_groups, "
+        "auth_user_user_permissions, auth_user, django_migrations; a migrate started meanwhile "
         "waits for the swap to commit.\n"
-    ) in plan.out
+        "  Note: Running app processes still read 'auth_user': restart them right after the swap "
+        "commits (until then their user queries fail), or swap without downtime in two deploys: "
+        "--phase 1 (keeps the tables), then --phase 2 (deploy its code right after).\n"
+    ) in plan.out, plan.out
 
     probe, report = tmp_path / "probe.py", tmp_path / "report.txt"
     probe.write_text(PROBE)

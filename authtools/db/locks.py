@@ -1,14 +1,71 @@
-"""An advisory lock per database, so that two procedures never run at once on it."""
+"""Locks: an advisory lock per database, so that two procedures never run at once on it, and
+the table locks a procedure's transaction takes up front (PostgreSQL), in one order, with a
+lock timeout and bounded retries, so that it neither deadlocks with the application's traffic
+nor makes the application wait long behind it."""
 
 from __future__ import annotations
 
+import math
+import time
 import zlib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
+from typing import Any
+
+DEFAULT_LOCK_TIMEOUT = 5.0  # seconds an application query may wait behind a procedure
+DEFAULT_LOCK_ATTEMPTS = 4
+# PostgreSQL: lock_not_available (lock_timeout) and deadlock_detected.
+_RETRYABLE_PG = {"55P03", "40P01"}
+# MySQL/MariaDB: lock wait timeout (row and metadata locks), deadlock.
+_RETRYABLE_MYSQL = {1205, 1213}
 
 
 class LockBusy(Exception):
     pass
+
+
+class LockTimeout(Exception):
+    """The locks could not be taken within the timeout, after every attempt."""
+
+
+class TableLocks(list[str]):
+    """Tables a transaction locks before anything else, in this order: tables that reference
+    others first (an INSERT locks its table, then the referenced row's table for its foreign
+    key check: taking them in the same order cannot deadlock with it). TIMEOUT bounds each
+    wait; ATTEMPTS bounds the retries (with backoff); LOG says so; ``waits`` records them."""
+
+    def __init__(
+        self,
+        tables: Iterable[str] = (),
+        *,
+        timeout: float = DEFAULT_LOCK_TIMEOUT,
+        attempts: int = DEFAULT_LOCK_ATTEMPTS,
+        log: Callable[[str], None] | None = None,
+    ) -> None:
+        super().__init__(tables)
+        self.timeout = timeout
+        self.attempts = attempts
+        self.log = log
+        self.waits: list[float] = []
+
+    @property
+    def longest_wait(self) -> float:
+        return max(self.waits, default=0.0)
+
+
+def backoff(attempt: int) -> float:
+    """Seconds to wait before attempt ATTEMPT + 1: 0.5, 1, 2, ... (at most 8)."""
+    return float(min(0.5 * 2 ** (attempt - 1), 8.0))
+
+
+def retryable(exc: BaseException) -> bool:
+    """Whether EXC is a lock timeout or a deadlock (the statement did nothing: retry it)."""
+    cause = exc.__cause__ or exc
+    code = getattr(cause, "sqlstate", None) or getattr(cause, "pgcode", None)
+    if code in _RETRYABLE_PG:
+        return True
+    args: tuple[Any, ...] = tuple(getattr(cause, "args", ()))
+    return bool(args) and args[0] in _RETRYABLE_MYSQL
 
 
 @contextmanager
@@ -49,14 +106,77 @@ def advisory_lock(database: str, name: str) -> Iterator[None]:
 
 
 def lock_tables(database: str, tables: list[str]) -> None:
-    """Inside a transaction: PostgreSQL locks TABLES (ACCESS EXCLUSIVE) until it ends, so that
-    another session, even one that only reads them, waits. Elsewhere nothing: MySQL's LOCK
-    TABLES would commit the transaction, and SQLite's first write locks the whole file."""
-    from django.db import connections
+    """Inside a transaction: PostgreSQL locks TABLES (ACCESS EXCLUSIVE, in the order given, in
+    one statement) until it ends, so that another session, even one that only reads them,
+    waits, with ``lock_timeout`` set for the transaction; a timeout or deadlock rolls back to a
+    savepoint (releasing what was taken), waits and tries again, up to the attempts of a
+    ``TableLocks`` (then LockTimeout). Tables that do not exist are left out. Elsewhere
+    nothing: MySQL's LOCK TABLES would commit the transaction, and SQLite's first write locks
+    the whole file."""
+    from django.db import connections, transaction
+
+    from authtools.db.schema import quote
 
     connection = connections[database]
     if connection.vendor != "postgresql" or not tables:
         return
-    names = ", ".join(connection.ops.quote_name(t) for t in tables)
+    timeout = float(getattr(tables, "timeout", DEFAULT_LOCK_TIMEOUT))
+    attempts = int(getattr(tables, "attempts", DEFAULT_LOCK_ATTEMPTS))
+    log = getattr(tables, "log", None) or (lambda message: None)
+    waits = getattr(tables, "waits", [])
     with connection.cursor() as cursor:
-        cursor.execute(f"LOCK TABLE {names} IN ACCESS EXCLUSIVE MODE")
+        cursor.execute(
+            "SELECT set_config('lock_timeout', %s, true)",
+            [f"{max(1, math.ceil(timeout * 1000))}ms"],
+        )
+        cursor.execute(
+            "SELECT t FROM unnest(%s::text[]) WITH ORDINALITY AS u(t, n) "
+            "WHERE to_regclass(quote_ident(t)) IS NOT NULL ORDER BY n",
+            [list(tables)],
+        )
+        present = [row[0] for row in cursor.fetchall()]
+    if not present:
+        return
+    statement = (
+        f"LOCK TABLE {', '.join(quote(connection, t) for t in present)} IN ACCESS EXCLUSIVE MODE"
+    )
+    for attempt in range(1, attempts + 1):
+        started = time.monotonic()
+        savepoint = transaction.savepoint(using=database)
+        try:
+            with connection.cursor() as cursor:
+                cursor.execute(statement)
+        except Exception as exc:
+            transaction.savepoint_rollback(savepoint, using=database)
+            waits.append(time.monotonic() - started)
+            if not retryable(exc):
+                raise
+            if attempt == attempts:
+                raise LockTimeout(
+                    f"could not lock {', '.join(present)} within {timeout:g} s in {attempts} "
+                    "attempts (other transactions hold them: find them in pg_stat_activity, or "
+                    "run again at a quieter time or with a longer --lock-timeout)"
+                ) from exc
+            delay = backoff(attempt)
+            log(
+                f"Lock wait: {', '.join(present)} not free after {waits[-1]:.1f} s (attempt "
+                f"{attempt} of {attempts}); retrying in {delay:g} s."
+            )
+            time.sleep(delay)
+            continue
+        transaction.savepoint_commit(savepoint, using=database)
+        waits.append(time.monotonic() - started)
+        return
+
+
+def session_lock_timeout(connection: Any, timeout: float) -> None:
+    """MySQL/MariaDB: bound this session's waits for row locks (innodb_lock_wait_timeout) and
+    metadata locks (lock_wait_timeout, what RENAME TABLE and ALTER TABLE wait for)."""
+    if connection.vendor != "mysql":
+        return
+    seconds = max(1, math.ceil(timeout))
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SET SESSION lock_wait_timeout = %s, innodb_lock_wait_timeout = %s",
+            [seconds, seconds],
+        )

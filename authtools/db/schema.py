@@ -2,7 +2,9 @@
 sequences, sequence resets, and the existence checks that make each rename safe to repeat.
 
 Every function returns SQL (to show in a plan before anything runs) or reads the catalog; one
-function per backend difference. Identifiers always go through ``connection.ops.quote_name``.
+function per backend difference. Identifiers always go through ``quote()`` (embedded quote
+characters doubled: ``connection.ops.quote_name`` leaves them as they are); values are bind
+parameters when a statement runs, and ``literal()`` only where a statement is shown.
 """
 
 from __future__ import annotations
@@ -16,6 +18,41 @@ from typing import Any, Literal
 from authtools.db import snapshot
 
 ObjectKind = Literal["table", "column", "index", "constraint", "sequence"]
+
+
+def quote(connection: Any, name: str) -> str:
+    """NAME as an identifier, whatever it holds (embedded quote characters doubled)."""
+    mark = "`" if connection.vendor == "mysql" else '"'
+    return mark + name.replace(mark, mark * 2) + mark
+
+
+def quoter(connection: Any) -> Any:
+    return lambda name: quote(connection, name)
+
+
+def literal(connection: Any, value: object) -> str:
+    """VALUE as a SQL literal, for showing a statement (running it binds the value)."""
+    if isinstance(value, int | float):
+        return str(value)
+    text = str(value).replace("'", "''")
+    if connection.vendor == "mysql":
+        text = text.replace("\\", "\\\\")
+    return f"'{text}'"
+
+
+def unquotable(connection: Any, name: str) -> str | None:
+    """Why NAME cannot be used as a table name by this tool and by Django (whose own SQL, in
+    migrate and the schema editor, does not escape quote characters), or None."""
+    mark = "`" if connection.vendor == "mysql" else '"'
+    if mark in name:
+        return (
+            f"it holds {mark!r}, which Django's own SQL (migrate, the schema editor) does not "
+            "escape"
+        )
+    if "\x00" in name:
+        return "it holds a NUL character"
+    return None
+
 
 _INTEGER_WIDTHS = (
     (re.compile(r"^(bigint|int8|bigserial|serial8|bigint\(\d+\))"), 64),
@@ -83,9 +120,11 @@ def rename_sql(connection: Any, rename: Rename) -> list[str]:
 
 
 def _rename_sql(connection: Any, rename: Rename) -> list[str]:
-    q = connection.ops.quote_name
+    q = quoter(connection)
     vendor = connection.vendor
     if rename.kind == "table":
+        # The backend's statement, read from the schema editor class: entering an editor would
+        # need SQLite's foreign key checks off, and its exit checks every foreign key.
         template = connection.SchemaEditorClass.sql_rename_table
         return [template % {"old_table": q(rename.old), "new_table": q(rename.new)}]
     if rename.kind == "column":
@@ -275,7 +314,8 @@ def _django_names(
 
 
 def sequence_reset_sql(connection: Any, table: str, column: str) -> list[str]:
-    """Make the next generated key follow the highest one in TABLE.COLUMN.
+    """Make the next generated key follow the highest one in TABLE.COLUMN (as shown in a plan;
+    ``reset_sequence`` runs it with the names as bind parameters).
 
     PostgreSQL: setval on the column's sequence (serial or identity). MySQL/MariaDB keep
     AUTO_INCREMENT across RENAME TABLE and never hand out a key below the highest one; SQLite
@@ -283,16 +323,31 @@ def sequence_reset_sql(connection: Any, table: str, column: str) -> list[str]:
     """
     if connection.vendor != "postgresql":
         return []
-    q = connection.ops.quote_name
-    return [
-        f"SELECT setval(pg_get_serial_sequence('{q(table)}', '{column}'), "
-        f"COALESCE(MAX({q(column)}), 1), MAX({q(column)}) IS NOT NULL) FROM {q(table)}"
-    ]
+    sql, params = _sequence_reset(connection, table, column)
+    return [sql % tuple(literal(connection, p) for p in params)]
+
+
+def _sequence_reset(connection: Any, table: str, column: str) -> tuple[str, list[str]]:
+    q = quoter(connection)
+    return (
+        f"SELECT setval(pg_get_serial_sequence(%s, %s), COALESCE(MAX({q(column)}), 1), "
+        f"MAX({q(column)}) IS NOT NULL) FROM {q(table)}",
+        [q(table), column],
+    )
+
+
+def reset_sequence(connection: Any, table: str, column: str) -> None:
+    """Run ``sequence_reset_sql`` with its values bound (PostgreSQL only)."""
+    if connection.vendor != "postgresql":
+        return
+    sql, params = _sequence_reset(connection, table, column)
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
 
 
 def next_key_follows(connection: Any, table: str, column: str) -> bool:
     """Whether the next generated key of TABLE.COLUMN will be above the highest one there."""
-    q = connection.ops.quote_name
+    q = quoter(connection)
     with connection.cursor() as cursor:
         cursor.execute(f"SELECT MAX({q(column)}) FROM {q(table)}")
         highest = cursor.fetchone()[0] or 0
@@ -316,3 +371,26 @@ def next_key_follows(connection: Any, table: str, column: str) -> bool:
         row = cursor.fetchone()
         # AUTOINCREMENT without a sqlite_sequence row starts after the highest rowid.
         return row is None or row[0] >= highest
+
+
+def widen_key_sql(
+    connection: Any, table: str, column: str, old_kind: str, new_kind: str, *, run: bool = False
+) -> list[str]:
+    """The statements that turn TABLE.COLUMN, a primary key of field class OLD_KIND
+    (AutoField), into NEW_KIND (BigAutoField), as Django's schema editor writes them (the
+    column, its identity sequence or AUTO_INCREMENT); with RUN, run them too."""
+    from django.apps.registry import Apps
+    from django.db import models
+
+    meta = type("Meta", (), {"apps": Apps(), "app_label": "authtools_keys", "db_table": table})
+    new_field = getattr(models, new_kind)(primary_key=True, db_column=column)
+    model = type("Key", (models.Model,), {"__module__": __name__, "Meta": meta, "id": new_field})
+    old_field = getattr(models, old_kind)(primary_key=True, db_column=column)
+    old_field.set_attributes_from_name("id")
+    old_field.model = model
+    with connection.schema_editor(collect_sql=not run, atomic=False) as editor:
+        if run:
+            editor.alter_field(model, old_field, new_field)
+            return []
+        editor.alter_field(model, old_field, new_field)
+    return [s.rstrip(";") for s in editor.collected_sql]

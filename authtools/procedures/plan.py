@@ -29,6 +29,7 @@ class Step:
     sql: list[str] = field(default_factory=list)
     undo: Callable[[Runtime], Any] | None = None
     atomic: bool = True
+    applied: Callable[[Runtime], bool] | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return {

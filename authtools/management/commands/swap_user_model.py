@@ -36,6 +36,35 @@ class Command(ProcedureCommand):
             help="Drop the old table's columns the new model has no field for (their values are "
             "saved in the backup first); without it the swap refuses to drop them.",
         )
+        keys = parser.add_mutually_exclusive_group()
+        keys.add_argument(
+            "--write-model",
+            dest="keys",
+            action="store_const",
+            const="keep",
+            help="When the new model's key would be 64-bit (BigAutoField) and the old one is "
+            "32-bit: keep the 32-bit key by adding `id = models.AutoField(primary_key=True)` to "
+            "the new model's file (shown as a diff in the plan, restored by --rollback).",
+        )
+        keys.add_argument(
+            "--widen-keys",
+            dest="keys",
+            action="store_const",
+            const="widen",
+            help="When the new model's key would be 64-bit and the old one is 32-bit: make the "
+            "user table's key and every foreign key column pointing at it 64-bit (rewrites "
+            "every row of those tables; the plan gives the counts).",
+        )
+        parser.add_argument(
+            "--lock-timeout",
+            type=float,
+            default=5.0,
+            metavar="SECONDS",
+            help="The longest the swap waits for a table lock, and so the longest the "
+            "application's queries wait behind it (PostgreSQL lock_timeout, MariaDB/MySQL "
+            "lock_wait_timeout); on a timeout it tries again a few times, then gives up with "
+            "nothing changed. Default: 5.",
+        )
         parser.add_argument(
             "--sql",
             action="store_true",
@@ -99,16 +128,56 @@ class Command(ProcedureCommand):
                     options["old_model"],
                     drop_columns=options["drop_columns"],
                     phase=options["phase"],
+                    keys=options["keys"],
                 )
+                if not options["lock_timeout"] > 0:
+                    raise CommandError("--lock-timeout takes a number of seconds above 0.")
+                spec.lock_timeout = options["lock_timeout"]
                 plan = swap.build_plan(spec)
+                self.lock_log(plan, options)
                 if options["sql"]:
                     for statement in plan.sql():
                         self.stdout.write(statement)
                     return
                 with swap.ddl_session(database):
                     self.run_plan(plan, options)
+        except swap.KeyWidthRefused as exc:
+            exc.command = self.command_line(options)
+            raise CommandError(f"Refused: {exc}. Nothing was changed.") from exc
         except (swap.SwapRefused, swap.LockBusy) as exc:
             raise CommandError(f"Refused: {exc}. Nothing was changed.") from exc
+
+    def lock_log(self, plan: Plan, options: dict[str, Any]) -> None:
+        """Say each lock retry as it happens (stderr in JSON mode); keep the plan for the
+        result (the longest lock wait)."""
+        locks = plan.lock_tables
+        if isinstance(locks, swap.TableLocks):
+            json_mode = options["format"] == "json"
+            locks.log = self.stderr.write if json_mode else self.stdout.write
+        self.plan = plan
+
+    def result_data(self, result: RunResult) -> dict[str, Any]:
+        locks = getattr(getattr(self, "plan", None), "lock_tables", None)
+        if isinstance(locks, swap.TableLocks) and locks.waits:
+            return {
+                "longest_lock_wait": round(locks.longest_wait, 3),
+                "lock_attempts": len(locks.waits),
+            }
+        return {}
+
+    @staticmethod
+    def command_line(options: dict[str, Any]) -> str:
+        """The command as the user ran it (the options that shape the plan), to extend."""
+        words = ["python manage.py swap_user_model"]
+        if options["old_model"]:
+            words.append(f"--from {options['old_model']}")
+        if options["phase"]:
+            words.append(f"--phase {options['phase']}")
+        if options["drop_columns"]:
+            words.append("--drop-columns")
+        if options["database"] != "default":
+            words.append(f"--database {options['database']}")
+        return " ".join(words)
 
     def scaffold(self, options: dict[str, Any]) -> None:
         from django.conf import settings
@@ -175,6 +244,7 @@ class Command(ProcedureCommand):
             options["old_model"],
             drop_columns=options["drop_columns"],
             phase=options["phase"],
+            keys=options["keys"],
         )
         return swap.build_plan(spec)
 
@@ -184,7 +254,17 @@ class Command(ProcedureCommand):
             self.stdout.write(
                 "Content types: " + ", ".join(f"{k} {v}" for k, v in sorted(counts.items()))
             )
+        locks = getattr(getattr(self, "plan", None), "lock_tables", None)
+        if isinstance(locks, swap.TableLocks) and locks.waits:
+            attempts = len(locks.waits)
+            self.stdout.write(
+                f"Longest lock wait: {locks.longest_wait:.2f} s ({attempts} "
+                f"attempt{'s' if attempts > 1 else ''})."
+            )
         super().render_result(result)
+        spec = getattr(getattr(self, "plan", None), "data", {}).get("spec")
+        if result.verified and spec is not None:
+            self.stdout.write(swap.app_processes_next(spec))
         if result.verified:
             self.stdout.write(
                 "Next: run `manage.py migrate`, and change permission strings in code "

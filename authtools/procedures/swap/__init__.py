@@ -25,17 +25,20 @@ state), ``run`` (lock, resume, rollback), ``spec`` (the data), ``scaffold`` and
 
 from __future__ import annotations
 
-from authtools.db.locks import LockBusy
-from authtools.procedures.swap.preflight import preflight
+from authtools.db.locks import LockBusy, TableLocks
+from authtools.procedures.swap.preflight import KeyWidthRefused, preflight
 from authtools.procedures.swap.run import ddl_session, locked, resume, rollback
 from authtools.procedures.swap.spec import PROCEDURE, SwapRefused, SwapSpec, latest_backup
-from authtools.procedures.swap.steps import build_plan
+from authtools.procedures.swap.steps import app_processes_next, build_plan
 
 __all__ = [
     "PROCEDURE",
+    "KeyWidthRefused",
     "LockBusy",
     "SwapRefused",
     "SwapSpec",
+    "TableLocks",
+    "app_processes_next",
     "build_plan",
     "ddl_session",
     "latest_backup",

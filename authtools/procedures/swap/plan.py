@@ -38,9 +38,9 @@ def add_steps(
     from django.contrib.contenttypes.models import ContentType
     from django.db.migrations.recorder import MigrationRecorder
 
-    from authtools.db.schema import django_renames
+    from authtools.db.schema import django_renames, literal, quoter
 
-    q = connection.ops.quote_name
+    q = quoter(connection)
     for number, (old_table, new_table) in enumerate(table_map.items(), 1):
         if old_table == new_table:
             continue  # phase 1: the new model keeps the old tables
@@ -112,9 +112,10 @@ def add_steps(
         spec.steps.append(
             StepSpec(
                 "reset-sequence",
-                "sql",
+                "sequence",
                 f"Make {spec.new_table}.{spec.pk_column}'s next value follow the highest id",
                 sql=reset,
+                data={"table": spec.new_table, "column": spec.pk_column},
             )
         )
     # Content type: relabel in place (same id) when the new label has no row yet.
@@ -128,8 +129,9 @@ def add_steps(
         if new_row is None:
             ct_sql = [
                 f"UPDATE {q(ContentType._meta.db_table)} SET {q('app_label')} = "
-                f"'{new._meta.app_label}', {q('model')} = '{new._meta.model_name}' "
-                f"WHERE {q('id')} = {old_row.pk}"
+                f"{literal(connection, new._meta.app_label)}, {q('model')} = "
+                f"{literal(connection, new._meta.model_name)} "
+                f"WHERE {q('id')} = {literal(connection, old_row.pk)}"
             ]
             details.append(
                 f"content type id {old_row.pk} keeps its id: its permissions, their user and "
@@ -168,7 +170,8 @@ def add_steps(
             details=[f"they build exactly {spec.old_table!r}: an empty database still migrates"],
             sql=[
                 f"INSERT INTO {q(recorder_table)} ({q('app')}, {q('name')}, {q('applied')}) "
-                f"VALUES ('{app}', '{name}', CURRENT_TIMESTAMP)"
+                f"VALUES ({literal(connection, app)}, {literal(connection, name)}, "
+                "CURRENT_TIMESTAMP)"
                 for app, name in spec.migrations
             ],
             data={"migrations": spec.migrations},
@@ -255,3 +258,78 @@ def add_migration_steps(spec: SwapSpec, generated: GeneratedMigrations) -> None:
         )
     )
     spec.steps.extend(after_apply)
+
+
+def add_key_steps(spec: SwapSpec, connection: Any) -> None:
+    """A new key wider than the old one: the model file edit of --write-model comes first; the
+    many-to-many tables' own ids are widened before the renames (as a fresh migrate builds
+    them)."""
+    import difflib
+
+    from authtools.db.schema import widen_key_sql
+
+    others = [t for t, _ in spec.referencing if t not in spec.renamed_tables.values()]
+    if spec.keys == "widen" and connection.vendor == "postgresql" and others:
+        # Django's schema editor re-creates the foreign keys to an altered primary key under
+        # "<table>_<column>_<hash>_fk"; migrate names them "..._fk_<table>_<column>" where it
+        # creates the table after the change (the many-to-many tables are created before it,
+        # by the mirror migration, so their names are the schema editor's there too).
+        editor = connection.schema_editor()
+        renames = [
+            Rename(
+                "constraint",
+                table,
+                editor._create_index_name(table, [column], suffix="_fk"),
+                editor._create_index_name(
+                    table, [column], suffix=f"_fk_{spec.new_table}_{spec.pk_column}"
+                ),
+            )
+            for table, column in spec.referencing
+            if table not in spec.renamed_tables.values()
+        ]
+        spec.steps.append(
+            _rename_step(
+                "rename-widened-foreign-keys",
+                f"Rename the {len(renames)} foreign keys the key change re-created, as "
+                "migrate names them",
+                renames,
+                connection,
+            )
+        )
+    first_db = next((i for i, s in enumerate(spec.steps) if s.kind != "files"), len(spec.steps))
+    for number, widen in enumerate(reversed(spec.widen_ids), 1):
+        spec.steps.insert(
+            first_db,
+            StepSpec(
+                f"widen-id-{len(spec.widen_ids) - number + 1}",
+                "widen",
+                f"Make {widen['table']}.{widen['column']} a {widen['to']} "
+                f"(the new app's key type, as migrate builds it)",
+                sql=widen_key_sql(
+                    connection, widen["table"], widen["column"], widen["from"], widen["to"]
+                ),
+                data=dict(widen),
+            ),
+        )
+    if spec.model_edit:
+        edit = spec.model_edit
+        diff = [
+            line.rstrip("\n")
+            for line in difflib.unified_diff(
+                edit["before"].splitlines(True),
+                edit["after"].splitlines(True),
+                fromfile=f"{edit['path']} (before)",
+                tofile=f"{edit['path']} (after)",
+            )
+        ]
+        spec.steps.insert(
+            0,
+            StepSpec(
+                "write-model",
+                "model",
+                f"Give {spec.new_label} the 32-bit key of {spec.old_table!r} in its model file "
+                "(--write-model)",
+                details=diff,
+                data={"path": edit["path"]},
+            ),
+        )

@@ -6,14 +6,16 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from authtools.db.schema import Rename, integer_width, same_key_type
+from authtools.db.schema import Rename, integer_width, same_key_type, unquotable
+from authtools.procedures.swap.keys import KEEP, WIDEN, model_edit, row_counts, wider_key
+from authtools.procedures.swap.keys import keep_key_in_process as _keep_key
 from authtools.procedures.swap.migrations import (
     GeneratedMigrations,
     final_loader,
     generate,
     generate_phase2,
 )
-from authtools.procedures.swap.plan import add_migration_steps, add_steps
+from authtools.procedures.swap.plan import add_key_steps, add_migration_steps, add_steps
 from authtools.procedures.swap.spec import SwapRefused, SwapSpec
 
 
@@ -84,7 +86,9 @@ def mirror_differences(old: Any, new_state_model: Any, connection: Any) -> list[
     return out
 
 
-def pk_refusal(old_table: str, old: Any, new: Any, connection: Any, state_model: Any) -> str | None:
+def pk_refusal(
+    old_table: str, old: Any, new: Any, connection: Any, state_model: Any, *, widen: bool = False
+) -> str | None:
     """The reason to refuse when the new primary key's type differs from the old column's
     (in the database, or in kind: an AutoField and a BigAutoField are both 'integer' on SQLite
     but not on PostgreSQL or MySQL, where the same migrations may run)."""
@@ -99,6 +103,8 @@ def pk_refusal(old_table: str, old: Any, new: Any, connection: Any, state_model:
     new_kind, old_kind = new_pk.get_internal_type(), old_pk.get_internal_type()
     if same_key_type(connection.vendor, db_type, new_type) and new_kind == old_kind:
         return None
+    if widen and wider_key(connection, db_type, state_model):
+        return None  # --widen-keys: the change migration alters the key and its references
     if not old_kind.endswith("AutoField"):
         old_kind = {32: "AutoField", 64: "BigAutoField", 16: "SmallAutoField"}.get(
             integer_width(db_type) or 0, old_kind
@@ -149,7 +155,13 @@ def _only_creates(loader: Any, nodes: list[tuple[str, str]], new: Any) -> str | 
 
 
 def check_migrations(
-    connection: Any, old: Any, new: Any, *, drop_columns: bool = False
+    connection: Any,
+    old: Any,
+    new: Any,
+    *,
+    drop_columns: bool = False,
+    widen: bool = False,
+    keep: bool = False,
 ) -> MigrationsCheck:
     """The new app's migrations to record as applied (generated in two steps when the app has
     none, or when its migrations only create a model whose fields differ from the old table).
@@ -192,14 +204,16 @@ def check_migrations(
         state_model = loader.project_state(ours[-1], at_end=True).apps.get_model(
             app, new._meta.model_name
         )
-        refusal = pk_refusal(old._meta.db_table, old, new, connection, state_model)
-        if refusal:
+        refusal = pk_refusal(old._meta.db_table, old, new, connection, state_model, widen=widen)
+        if refusal and not keep:
             raise SwapRefused(refusal)
-        if already_built_elsewhere or not mirror_differences(old, state_model, connection):
+        if refusal:
+            pass  # --write-model: the migration on disk has the wide key; it is generated again
+        elif already_built_elsewhere or not mirror_differences(old, state_model, connection):
             _refuse_pending_changes(loader)
             return MigrationsCheck(pending, state_model, None, applied)
     # Two steps: a mirror of the old table (recorded), then the change (applied for real).
-    refusal = pk_refusal(old._meta.db_table, old, new, connection, new)
+    refusal = pk_refusal(old._meta.db_table, old, new, connection, new, widen=widen)
     if refusal:
         raise SwapRefused(refusal)
     lost = sorted(
@@ -227,10 +241,16 @@ def check_migrations(
 
 
 def check_phase2(
-    connection: Any, old: Any, new: Any, after: tuple[str, str], *, drop_columns: bool
+    connection: Any,
+    old: Any,
+    new: Any,
+    after: tuple[str, str],
+    *,
+    drop_columns: bool,
+    widen: bool = False,
 ) -> MigrationsCheck:
     """Phase 2's migrations: the table move (recorded) and the other changes (applied)."""
-    refusal = pk_refusal(old._meta.db_table, old, new, connection, new)
+    refusal = pk_refusal(old._meta.db_table, old, new, connection, new, widen=widen)
     if refusal:
         raise SwapRefused(refusal)
     generated = generate_phase2(connection, old, new, after)
@@ -255,7 +275,9 @@ def _module_file(module: str) -> str:
 
 def _refuse_duplicates(connection: Any, old: Any, new: Any) -> None:
     """A column that becomes unique must not hold the same value twice already."""
-    q = connection.ops.quote_name
+    from authtools.db.schema import quoter
+
+    q = quoter(connection)
     old_fields = {f.column: f for f in old._meta.local_fields}
     for f in new._meta.local_fields:
         before = old_fields.get(f.column)
@@ -340,8 +362,111 @@ def resolve_phase2(connection: Any) -> tuple[Any, Any, tuple[str, str]]:
     return old, new, ours[-1]
 
 
+class KeyWidthRefused(SwapRefused):
+    """The new model's key is wider than the old one and no route was chosen. ``str()`` names
+    the two commands that work; ``command`` is the command line they extend."""
+
+    def __init__(self, reason: str, write_model: str, widen: str) -> None:
+        self.reason, self.write_model, self.widen = reason, write_model, widen
+        self.command = "python manage.py swap_user_model"
+        super().__init__(reason)
+
+    def __str__(self) -> str:
+        return (
+            f"{self.reason}: keep the 32-bit key with `{self.command} --write-model` "
+            f"({self.write_model}), or widen it with `{self.command} --widen-keys` ({self.widen})"
+        )
+
+
+def _key_route(
+    connection: Any, old: Any, new: Any, old_table: str, all_fks: list[Any], keys: str | None
+) -> tuple[dict[str, str], dict[str, int], list[str]]:
+    """The route for a key wider than the old column's: (the model file edit, the row counts
+    of the tables --widen-keys rewrites, notes). Refuses when no route is chosen."""
+    from authtools.db.catalog import primary_key
+
+    found = primary_key(connection, old_table)
+    if found is None or not wider_key(connection, found[1], new):
+        if keys is not None:
+            option = "--write-model" if keys == KEEP else "--widen-keys"
+            raise SwapRefused(
+                f"{option} is for a new key wider than the old one, but {_label(new)}'s key "
+                f"already fits {old_table}.{found[0] if found else 'id'}: run without {option}"
+            )
+        return {}, {}, []
+    column, db_type = found
+    pk = new._meta.pk
+    kind = pk.get_internal_type()
+    old_class = {16: "SmallAutoField", 32: "AutoField"}.get(
+        integer_width(db_type) or 0, "AutoField"
+    )
+    referencing = sorted({fk.table for fk in all_fks if fk.ref_table == old_table})
+    try:
+        edit = model_edit(new, old_class) if pk.auto_created else None
+    except (OSError, SyntaxError, ValueError):
+        edit = None
+    if keys is None:
+        where = (
+            f"adds `{pk.name} = models.{old_class}(primary_key=True)` to "
+            f"{_label(new)} in {edit.path.name}, shown as a diff first"
+            if edit is not None
+            else f"declare `{pk.name} = models.{old_class}(primary_key=True)` on {_label(new)}"
+        )
+        raise KeyWidthRefused(
+            f"{_label(new)}'s primary key would be a {kind} "
+            f"({pk.rel_db_type(connection)!r}) but {old_table}.{column} is {db_type!r} "
+            f"({_label(old)}'s {old_class}, 32-bit)",
+            where,
+            f"rewrites {old_table} and the {len(referencing)} table(s) whose foreign keys "
+            "point at it",
+        )
+    if keys == WIDEN:
+        if connection.vendor == "sqlite":
+            note = (
+                f"--widen-keys: SQLite stores every integer in 64 bits, so {old_table}.{column} "
+                "and the foreign keys pointing at it hold 64-bit keys already; the change "
+                f"migration rebuilds {old_table} ({row_counts(connection, [old_table])[old_table]}"
+                " rows) and the foreign key columns keep their declared type 'integer' (a fresh "
+                "migrate declares 'bigint': the same storage)."
+            )
+            return {}, {}, [note]
+        counts = row_counts(connection, [old_table, *referencing])
+        total = sum(counts.values())
+        note = (
+            f"--widen-keys: {old_table}.{column} and the foreign keys pointing at it become "
+            f"{pk.rel_db_type(connection)!r}: every row of "
+            + ", ".join(f"{t} ({n} rows)" for t, n in counts.items())
+            + f" is rewritten ({total} rows, time grows with them)"
+            + (
+                ", in the swap's transaction"
+                if connection.features.can_rollback_ddl
+                else "; MariaDB/MySQL commit each ALTER: --rollback undoes it"
+            )
+            + "."
+        )
+        return {}, counts, [note]
+    if edit is None:
+        raise SwapRefused(
+            f"--write-model adds an explicit primary key to {_label(new)}, but its key "
+            f"{pk.name!r} is declared in the model already: declare it as "
+            f"`models.{old_class}(primary_key=True)` yourself, or use --widen-keys"
+        )
+    _keep_key(new, old_class)
+    data = {"path": str(edit.path), "before": edit.before, "after": edit.after}
+    note = (
+        f"--write-model: {_label(new)} keeps the 32-bit key of {old_table}.{column} "
+        f"(`{pk.name} = models.{old_class}(primary_key=True)`); its migration is generated for it."
+    )
+    return data, {}, [note]
+
+
 def preflight(
-    database: str, old_label: str | None, *, drop_columns: bool = False, phase: int | None = None
+    database: str,
+    old_label: str | None,
+    *,
+    drop_columns: bool = False,
+    phase: int | None = None,
+    keys: str | None = None,
 ) -> SwapSpec:
     """Read the project and the database; return the swap as data, or raise SwapRefused.
 
@@ -379,14 +504,19 @@ def preflight(
             f"the table {new_table!r} of {_label(new)} already exists: drop it if it is empty, "
             "or swap by hand"
         )
+    all_fks = foreign_keys(connection)
+    edit, widen_rows, key_notes = _key_route(connection, old, new, old_table, all_fks, keys)
+    widen = keys == WIDEN
     if after is not None:
-        checked = check_phase2(connection, old, new, after, drop_columns=drop_columns)
+        checked = check_phase2(connection, old, new, after, drop_columns=drop_columns, widen=widen)
     else:
-        checked = check_migrations(connection, old, new, drop_columns=drop_columns)
+        checked = check_migrations(
+            connection, old, new, drop_columns=drop_columns, widen=widen, keep=keys == KEEP
+        )
     migrations, state_model = checked.record, checked.state_model
     old_m2m = {f.name for f in old._meta.local_many_to_many}
     pk_column = new._meta.pk.column
-    all_fks = foreign_keys(connection)
+    widen_ids: list[dict[str, str]] = []
 
     # Tables to rename: the user table, then each many-to-many table the new model expects.
     table_map = {old_table: new_table}
@@ -422,10 +552,32 @@ def preflight(
         state_through = state_model._meta.get_field(m2m.name).remote_field.through
         found = primary_key_type(connection, old_through)
         wanted = state_through._meta.pk.rel_db_type(connection)
-        if found is not None and not same_key_type(connection.vendor, found, wanted):
+        found_width = integer_width(found or "")
+        wanted_width = integer_width(state_through._meta.pk.db_type(connection) or "")
+        if found_width and wanted_width and wanted_width > found_width:
+            # As a fresh migrate builds it: the id follows the new app's default key type.
+            widen_ids.append(
+                {
+                    "table": old_through,
+                    "column": "id",
+                    "from": {16: "SmallAutoField", 64: "BigAutoField"}.get(
+                        found_width, "AutoField"
+                    ),
+                    "to": state_through._meta.pk.get_internal_type(),
+                }
+            )
+        elif found is not None and not same_key_type(connection.vendor, found, wanted):
             raise SwapRefused(
                 f"{old_through}.id is {found!r} but the new model's many-to-many table would "
                 f"have {wanted!r}: the swap cannot keep it as migrate builds it"
+            )
+
+    for name in [*table_map.values(), *(r.new for r in column_renames)]:
+        reason = unquotable(connection, name)
+        if reason:
+            raise SwapRefused(
+                f"the table or column name {name!r} of {_label(new)} cannot be used: {reason}; "
+                "choose a name without it (Meta.db_table)"
             )
 
     # Every foreign key to the old table must belong to a field pointing at the new model.
@@ -466,10 +618,16 @@ def preflight(
         renamed_tables=table_map,
         referencing=sorted(referencing),
         migrations=[list(m) for m in migrations],
+        keys=keys,
+        model_edit=edit,
+        widen_rows=widen_rows,
+        widen_ids=widen_ids,
+        notes=key_notes,
     )
     add_steps(spec, connection, old, new, table_map, column_renames, all_fks)
     if checked.generated is not None:
         add_migration_steps(spec, checked.generated)
+    add_key_steps(spec, connection)
     return spec
 
 

@@ -48,9 +48,25 @@ class SwapSpec:
     replaced_files: dict[str, str] = field(default_factory=dict)
     change_migration: list[str] = field(default_factory=list)
     dropped_columns: list[str] = field(default_factory=list)
+    # A new key wider than the old one: the route chosen (keys.KEEP with --write-model,
+    # keys.WIDEN with --widen-keys), the model file edit (path, before, after) of KEEP, the
+    # row counts of the tables WIDEN rewrites, many-to-many tables whose own id is widened.
+    keys: str | None = None
+    model_edit: dict[str, str] = field(default_factory=dict)
+    widen_rows: dict[str, int] = field(default_factory=dict)
+    lock_timeout: float = 5.0  # seconds: --lock-timeout
+    widen_ids: list[dict[str, str]] = field(default_factory=list)  # table, column, from, to
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
+
+    def as_data(self) -> dict[str, Any]:
+        """The spec as saved in the backup: inputs and names, no SQL (every statement is
+        regenerated from them by the code that runs it)."""
+        data = asdict(self)
+        for step in data["steps"]:
+            step["sql"] = []
+        return data
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> SwapSpec:

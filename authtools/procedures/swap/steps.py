@@ -2,22 +2,41 @@
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 from typing import Any
 
-from authtools.db.schema import Rename, exists, rename_sql
+from authtools.db.locks import DEFAULT_LOCK_ATTEMPTS, TableLocks, session_lock_timeout
+from authtools.db.schema import Rename, exists, rename_sql, reset_sequence
 from authtools.procedures.plan import Plan, Runtime, Step, StepKind
 from authtools.procedures.swap.spec import PROCEDURE, SPEC, StepSpec, SwapSpec
 from authtools.procedures.swap.verify import verify
 
 
-def _execute(connection: Any, statements: list[str]) -> None:
+def _execute(connection: Any, statements: list[str], timeout: float = 5.0) -> None:
+    """Run STATEMENTS. MySQL/MariaDB (no transaction around DDL, no LOCK TABLE there): each
+    statement waits at most TIMEOUT for its locks and is tried again, with backoff, when it
+    times out (it did nothing then)."""
+    from authtools.db.locks import DEFAULT_LOCK_ATTEMPTS, backoff, retryable
+
     with connection.cursor() as cursor:
         for sql in statements:
-            cursor.execute(sql)
+            for attempt in range(1, DEFAULT_LOCK_ATTEMPTS + 1):
+                try:
+                    cursor.execute(sql)
+                    break
+                except Exception as exc:
+                    if connection.vendor != "mysql" or not retryable(exc):
+                        raise
+                    if attempt == DEFAULT_LOCK_ATTEMPTS:
+                        raise RuntimeError(
+                            f"the locks were not free within {timeout:g} s in "
+                            f"{DEFAULT_LOCK_ATTEMPTS} attempts; run again at a quieter time"
+                        ) from exc
+                    time.sleep(backoff(attempt))
 
 
-def _run_renames(connection: Any, renames: list[Rename]) -> None:
+def _run_renames(connection: Any, renames: list[Rename], timeout: float = 5.0) -> None:
     """Each rename runs only when its source is still there, so a step can be run again."""
     for rename in renames:
         if exists(
@@ -26,10 +45,15 @@ def _run_renames(connection: Any, renames: list[Rename]) -> None:
             rename.old,
             rename.table if rename.kind != "table" else rename.old,
         ):
-            _execute(connection, rename_sql(connection, rename))
+            _execute(connection, rename_sql(connection, rename), timeout)
 
 
-_KINDS: dict[str, StepKind] = {"contenttypes": "rows", "migrations": "rows", "files": "file"}
+_KINDS: dict[str, StepKind] = {
+    "contenttypes": "rows",
+    "migrations": "rows",
+    "files": "file",
+    "model": "file",
+}
 
 
 def _step(spec: SwapSpec, s: StepSpec) -> Step:
@@ -39,10 +63,13 @@ def _step(spec: SwapSpec, s: StepSpec) -> Step:
     renames = [Rename.from_dict(r) for r in s.renames]
 
     def apply(runtime: Runtime) -> Any:
+        session_lock_timeout(connection, spec.lock_timeout)
         if s.kind == "renames":
-            _run_renames(connection, renames)
-        elif s.kind == "sql":
-            _execute(connection, s.sql)
+            _run_renames(connection, renames, spec.lock_timeout)
+        elif s.kind == "sequence":
+            reset_sequence(connection, s.data["table"], s.data["column"])
+        elif s.kind == "sql":  # an older backup: its statements are not run from a file
+            raise RuntimeError(f"step {s.id!r} holds SQL text; this version regenerates it")
         elif s.kind == "contenttypes":
             from django.db import transaction
 
@@ -57,9 +84,14 @@ def _step(spec: SwapSpec, s: StepSpec) -> Step:
             write_files(s.data["write"], s.data["replace"])
         elif s.kind == "migrate":
             migrate_to(spec.database, s.data["migration"])
+        elif s.kind == "model":
+            write_model(spec.model_edit, after=True)
+        elif s.kind == "widen":
+            widen_key(connection, s.data, forward=True)
         return None
 
     def undo(runtime: Runtime) -> Any:
+        session_lock_timeout(connection, spec.lock_timeout)
         if s.kind == "renames":
             _run_renames(connection, [r.reverse(_table_before(spec, r)) for r in reversed(renames)])
         elif s.kind == "contenttypes":
@@ -70,6 +102,10 @@ def _step(spec: SwapSpec, s: StepSpec) -> Step:
             restore_files(s.data["write"], s.data["replace"])
         elif s.kind == "migrate":
             migrate_to(spec.database, s.data["mirror"])
+        elif s.kind == "model":
+            write_model(spec.model_edit, after=False)
+        elif s.kind == "widen":
+            widen_key(connection, s.data, forward=False)
         return None
 
     has_undo = {
@@ -79,13 +115,92 @@ def _step(spec: SwapSpec, s: StepSpec) -> Step:
     return Step(
         id=s.id,
         kind=_KINDS.get(s.kind, "sql"),
-        atomic=s.kind != "files",
+        atomic=s.kind not in ("files", "model"),
         description=s.description,
         apply=apply,
         details=list(s.details),
-        sql=list(s.sql),
+        sql=shown_sql(connection, s, renames),
         undo=undo if has_undo else None,
+        applied=lambda runtime: applied(spec, s, renames),
     )
+
+
+def shown_sql(connection: Any, s: StepSpec, renames: list[Rename]) -> list[str]:
+    """The statements of step S as shown in the plan, regenerated from its data (the SQL
+    of a migration, run by Django's executor, is shown as planned)."""
+    from authtools.db.schema import literal, quoter, sequence_reset_sql
+
+    q = quoter(connection)
+    if s.kind == "renames":
+        return [sql for r in renames for sql in rename_sql(connection, r)]
+    if s.kind == "sequence":
+        return sequence_reset_sql(connection, s.data["table"], s.data["column"])
+    if s.kind == "contenttypes" and s.data.get("relabel"):
+        app_label, model = s.data["new"].split(".")
+        return [
+            f"UPDATE {q('django_content_type')} SET {q('app_label')} = "
+            f"{literal(connection, app_label)}, {q('model')} = {literal(connection, model)} "
+            f"WHERE {q('id')} = {literal(connection, int(s.data['old_id']))}"
+        ]
+    if s.kind == "migrations":
+        return [
+            f"INSERT INTO {q('django_migrations')} ({q('app')}, {q('name')}, {q('applied')}) "
+            f"VALUES ({literal(connection, app)}, {literal(connection, name)}, "
+            "CURRENT_TIMESTAMP)"
+            for app, name in s.data["migrations"]
+        ]
+    if s.kind in ("migrate", "widen"):
+        return list(s.sql)
+    return []
+
+
+def applied(spec: SwapSpec, s: StepSpec, renames: list[Rename]) -> bool:
+    """Whether step S is done, read from the live database and files (for a resume or a
+    rollback without a journal)."""
+    from django.db import connections
+
+    from authtools.db.schema import next_key_follows
+
+    connection = connections[spec.database]
+    if s.kind == "renames":
+        return all(
+            exists(connection, r.kind, r.new, r.new if r.kind == "table" else r.table)
+            and (r.kind != "table" or not exists(connection, "table", r.old, ""))
+            for r in renames
+        )
+    if s.kind == "sequence":
+        return exists(connection, "table", s.data["table"], "") and next_key_follows(
+            connection, s.data["table"], s.data["column"]
+        )
+    if s.kind == "contenttypes":
+        from django.contrib.contenttypes.models import ContentType
+
+        app_label, model = s.data["new"].split(".")
+        row = ContentType.objects.db_manager(spec.database).filter(pk=s.data["old_id"]).first()
+        return row is None or (row.app_label, row.model) == (app_label, model)
+    if s.kind in ("migrations", "migrate"):
+        from django.db.migrations.recorder import MigrationRecorder
+
+        wanted = s.data["migrations"] if s.kind == "migrations" else [s.data["migration"]]
+        done = MigrationRecorder(connection).applied_migrations()
+        return all(tuple(m) in done for m in wanted)
+    if s.kind == "files":
+        return all(
+            Path(p).is_file() and Path(p).read_text() == text for p, text in s.data["write"].items()
+        )
+    if s.kind == "model":
+        path = Path(spec.model_edit["path"])
+        return path.is_file() and path.read_text() == spec.model_edit["after"]
+    if s.kind == "widen":
+        from authtools.db.catalog import primary_key
+        from authtools.db.schema import integer_width
+
+        for table in (s.data["table"], spec.renamed_tables.get(s.data["table"], "")):
+            found = primary_key(connection, table) if table else None
+            if found is not None:
+                return (integer_width(found[1]) or 0) >= 64
+        return False
+    return False
 
 
 def write_files(write: dict[str, str], replace: dict[str, str]) -> None:
@@ -99,6 +214,30 @@ def write_files(write: dict[str, str], replace: dict[str, str]) -> None:
         Path(path).parent.mkdir(parents=True, exist_ok=True)
         Path(path).write_text(source)
     forget_modules(_package_of(write))
+
+
+def write_model(edit: dict[str, str], *, after: bool) -> None:
+    """--write-model: the model file with (AFTER) or without its explicit primary key line.
+    Written only when the file still holds the other version (or already this one)."""
+    path = Path(edit["path"])
+    current = path.read_text()
+    wanted, other = (edit["after"], edit["before"]) if after else (edit["before"], edit["after"])
+    if current == wanted:
+        return
+    if current != other:
+        raise RuntimeError(f"{str(path)!r} changed since the plan was made; edit it by hand")
+    path.write_text(wanted)
+
+
+def widen_key(connection: Any, data: dict[str, str], *, forward: bool) -> None:
+    """Alter a many-to-many table's own id to the new app's key type (or back)."""
+    from authtools.db.schema import widen_key_sql
+
+    table = data["table"]
+    if not exists(connection, "table", table, ""):
+        return
+    old, new = (data["from"], data["to"]) if forward else (data["to"], data["from"])
+    widen_key_sql(connection, table, data["column"], old, new, run=True)
 
 
 def restore_files(write: dict[str, str], replace: dict[str, str]) -> None:
@@ -168,7 +307,7 @@ def backup_metadata(spec: SwapSpec, runtime: Runtime) -> None:
     from django.contrib.contenttypes.models import ContentType
     from django.db.migrations.recorder import MigrationRecorder
 
-    runtime.backup_dir.write_json(SPEC, spec.as_dict())
+    runtime.backup_dir.write_json(SPEC, spec.as_data())
     labels = [tuple(label.lower().split(".")) for label in (spec.old_label, spec.new_label)]
     cts = ContentType.objects.db_manager(spec.database)
     rows = [
@@ -197,7 +336,9 @@ def dropped_values(spec: SwapSpec) -> dict[str, Any]:
     from django.db import connections
 
     connection = connections[spec.database]
-    q = connection.ops.quote_name
+    from authtools.db.schema import quoter
+
+    q = quoter(connection)
     table = spec.old_table if exists(connection, "table", spec.old_table, "") else spec.new_table
     columns = ", ".join(q(c) for c in [spec.pk_column, *spec.dropped_columns])
     with connection.cursor() as cursor:
@@ -210,19 +351,68 @@ def dropped_values(spec: SwapSpec) -> dict[str, Any]:
     }
 
 
+def lock_order(spec: SwapSpec) -> TableLocks:
+    """The tables the swap's transaction locks before anything else, in an order that cannot
+    deadlock with inserts and updates (a table with a foreign key to the user table before it),
+    under their names before and after the swap (those that exist are locked)."""
+    if spec.old_table == spec.new_table and not spec.keys:
+        return TableLocks(["django_migrations"], timeout=spec.lock_timeout)
+    m2m = {old: new for old, new in spec.renamed_tables.items() if old != spec.old_table}
+    referencing = sorted({t for t, _ in spec.referencing} - set(m2m.values()))
+    tables = [*referencing]
+    for old, new in sorted(m2m.items()):
+        tables += [old, new]
+    tables += [spec.old_table, spec.new_table, "django_migrations"]
+    return TableLocks(dict.fromkeys(tables), timeout=spec.lock_timeout)
+
+
+def app_processes_note(spec: SwapSpec) -> str:
+    """What to do with the application's running processes (they know the old tables)."""
+    if spec.old_table == spec.new_table:
+        return (
+            "Running app processes: the tables keep their names; restart them with the new "
+            "settings right after the swap (no downtime), then run phase 2 in a later deploy."
+        )
+    return (
+        f"Running app processes still read {spec.old_table!r}: restart them right after the "
+        f"swap commits (until then their user queries fail), or swap without downtime in two "
+        "deploys: --phase 1 (keeps the tables), then --phase 2 (deploy its code right after)."
+    )
+
+
+def app_processes_next(spec: SwapSpec) -> str:
+    """The result's line about the application's running processes."""
+    if spec.old_table == spec.new_table:
+        return "Now: restart the app processes with the new settings (the tables kept their names)."
+    return (
+        f"Now: restart the app processes (they still read {spec.old_table!r}, which is "
+        f"{spec.new_table!r} from now on)."
+    )
+
+
 def build_plan(spec: SwapSpec) -> Plan:
     plan = Plan(
         PROCEDURE,
         spec.database,
         notes=list(spec.notes),
         way_back="--rollback {backup}",
-        lock_tables=["django_migrations"],
+        lock_tables=lock_order(spec),
     )
+    now = {t for t in plan.lock_tables if t not in spec.renamed_tables.values()}
+    now |= {spec.old_table, *spec.renamed_tables}
     if spec.vendor == "postgresql":
         plan.notes.append(
-            "django_migrations is locked for the transaction: a migrate started meanwhile waits "
-            "for the swap to commit."
+            f"Locks taken first, in this order (each wait at most {spec.lock_timeout:g} s, "
+            f"{DEFAULT_LOCK_ATTEMPTS} attempts): "
+            + ", ".join(t for t in plan.lock_tables if t in now)
+            + "; a migrate started meanwhile waits for the swap to commit."
         )
+    elif spec.vendor == "mysql":
+        plan.notes.append(
+            f"Each statement waits at most {spec.lock_timeout:g} s for its locks "
+            f"(lock_wait_timeout, innodb_lock_wait_timeout), {DEFAULT_LOCK_ATTEMPTS} attempts."
+        )
+    plan.notes.append(app_processes_note(spec))
     for s in spec.steps:
         plan.add(_step(spec, s))
     plan.backup = lambda runtime: backup_metadata(spec, runtime)
