@@ -8,10 +8,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from authtools.procedures.backup import Backup
+from authtools.procedures.backup import JOURNAL, Backup
 from authtools.procedures.plan import Plan, Runtime, Step
 
-JOURNAL = "journal"
+__all__ = ["JOURNAL", "ProcedureError", "RunResult", "done_steps", "execute", "rollback"]
 
 
 class ProcedureError(Exception):
@@ -83,7 +83,10 @@ def _execute(
     from authtools.db.locks import lock_tables
 
     runtime = Runtime(plan.database, backup, log=log)
-    journal: list[str] = backup.read_json(JOURNAL) if backup.has(JOURNAL) else []
+    if plan.journal is not None:
+        journal = list(plan.journal)
+    else:
+        journal = backup.read_journal([s.id for s in plan.steps]) or []
     if plan.backup is not None and not skip:
         plan.backup(runtime)
     # Plans that only change rows (no DDL) run in one transaction on every backend.
@@ -91,7 +94,10 @@ def _execute(
     pending = [s for s in plan.steps if s.id not in skip]
 
     def record(step: Step) -> None:
-        journal.append(step.id)
+        if plan.undoing:
+            journal.remove(step.id)
+        else:
+            journal.append(step.id)
         backup.write_json(JOURNAL, journal)
 
     for group in _groups(pending, use_transaction):
@@ -132,20 +138,53 @@ def _execute(
     return RunResult(backup.path, journal, failures, runtime.state)
 
 
+def done_steps(plan: Plan, backup: Backup, *, undoing: bool = False) -> tuple[list[str], str]:
+    """The steps of PLAN that an earlier run of it completed, and where that was read from.
+
+    The journal says so when it is readable. A run killed between a step and its journal entry
+    may have done one more step: for a rollback, the next step counts as done when the database
+    says it took effect (``Step.applied``), or when it has no such test and the journal is not
+    empty (every undo checks what is there). When the journal is missing or unreadable, every
+    step's ``applied`` test decides; a step without one makes that impossible (ProcedureError).
+    """
+    ids = [s.id for s in plan.steps]
+    runtime = Runtime(plan.database, backup)
+    journal = backup.read_journal(ids)
+    source = "the journal"
+    if journal is None:
+        untestable = [s.description for s in plan.steps if s.applied is None]
+        if untestable:
+            raise ProcedureError(
+                f"The journal of {str(backup.path)!r} is missing or unreadable, and whether step "
+                f"{untestable[0]!r} ran cannot be read from the database: nothing was changed. "
+                "Compare the database with the plan of this backup by hand.",
+                backup.path,
+            )
+        journal = [s.id for s in plan.steps if s.applied is not None and s.applied(runtime)]
+        source = "the database (the journal is missing or unreadable)"
+    if undoing:
+        pending = [s for s in plan.steps if s.id not in journal]
+        if pending and pending[0].undo is not None:
+            step = pending[0]
+            if bool(journal) or (step.applied is not None and step.applied(runtime)):
+                journal.append(step.id)
+    return journal, source
+
+
 def rollback(plan: Plan, backup: Backup, log: Callable[[str], None] = lambda m: None) -> list[str]:
-    """Undo the journal's completed steps, newest first; return the ids undone."""
+    """Undo the completed steps of PLAN's earlier run, newest first; return the ids undone."""
+    done, _ = done_steps(plan, backup, undoing=True)
     runtime = Runtime(plan.database, backup, log=log)
-    journal: list[str] = backup.read_json(JOURNAL) if backup.has(JOURNAL) else []
     by_id = {s.id: s for s in plan.steps}
     undone = []
-    for step_id in reversed(journal):
+    for step_id in reversed(done):
         step = by_id[step_id]
         if step.undo is None:
             raise ProcedureError(f"Step {step.description!r} cannot be undone automatically.")
         log(f"Undoing: {step.description}")
         step.undo(runtime)
         undone.append(step_id)
-        backup.write_json(JOURNAL, [s for s in journal if s not in undone])
+        backup.write_json(JOURNAL, [s for s in done if s not in undone])
     return undone
 
 

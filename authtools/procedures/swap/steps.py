@@ -72,6 +72,33 @@ def _step(spec: SwapSpec, s: StepSpec) -> Step:
             migrate_to(spec.database, s.data["mirror"])
         return None
 
+    def applied(runtime: Runtime) -> bool:
+        """Whether the step has fully taken effect, read from the database and the files."""
+        if s.kind == "renames":
+            return all(
+                exists(connection, r.kind, r.new, r.new if r.kind == "table" else r.table)
+                and not exists(connection, r.kind, r.old, r.old if r.kind == "table" else r.table)
+                for r in renames
+            )
+        if s.kind == "contenttypes":
+            from django.contrib.contenttypes.models import ContentType
+
+            rows = ContentType.objects.db_manager(spec.database).filter(pk=s.data["old_id"])
+            if not s.data.get("relabel"):
+                return not rows.exists()
+            app_label, model = s.data["new"].split(".")
+            return rows.filter(app_label=app_label, model=model).exists()
+        if s.kind == "migrations":
+            return _recorded(spec.database, s.data["migrations"])
+        if s.kind == "files":
+            return all(
+                Path(p).is_file() and Path(p).read_text() == text
+                for p, text in s.data["write"].items()
+            )
+        if s.kind == "migrate":
+            return _recorded(spec.database, [s.data["migration"]])
+        return False  # a statement that can run again (the sequence reset)
+
     has_undo = {
         "contenttypes": bool(s.data.get("relabel")),
         "migrate": not spec.dropped_columns,  # a dropped column comes back from the backup only
@@ -85,7 +112,16 @@ def _step(spec: SwapSpec, s: StepSpec) -> Step:
         details=list(s.details),
         sql=list(s.sql),
         undo=undo if has_undo else None,
+        applied=applied,
     )
+
+
+def _recorded(database: str, migrations: list[list[str]]) -> bool:
+    from django.db import connections
+    from django.db.migrations.recorder import MigrationRecorder
+
+    done = MigrationRecorder(connections[database]).applied_migrations()
+    return all((app, name) in done for app, name in migrations)
 
 
 def write_files(write: dict[str, str], replace: dict[str, str]) -> None:
