@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import Any
 
 from authtools.db.schema import Rename, exists, rename_sql
+from authtools.procedures.migration_files import write_source
 from authtools.procedures.plan import Plan, Runtime, Step, StepKind
 from authtools.procedures.swap.spec import PROCEDURE, SPEC, StepSpec, SwapSpec
 from authtools.procedures.swap.verify import verify
@@ -133,7 +134,7 @@ def write_files(write: dict[str, str], replace: dict[str, str]) -> None:
             Path(path).unlink(missing_ok=True)
     for path, source in write.items():
         Path(path).parent.mkdir(parents=True, exist_ok=True)
-        Path(path).write_text(source)
+        write_source(Path(path), source)
     forget_modules(_package_of(write))
 
 
@@ -144,7 +145,7 @@ def restore_files(write: dict[str, str], replace: dict[str, str]) -> None:
         if path not in replace and not path.endswith("__init__.py"):
             Path(path).unlink(missing_ok=True)
     for path, source in replace.items():
-        Path(path).write_text(source)
+        write_source(Path(path), source)
     forget_modules(_package_of(write))
 
 
