@@ -170,6 +170,11 @@ def test_killed_at_random_points(db_project: Project, tmp_path: Path) -> None:
             outcomes["after"] = outcomes.get("after", 0) + 1
         else:
             outcomes["between"] = outcomes.get("between", 0) + 1
+            # A new swap over a half-done one names the two ways out instead.
+            again = swap(*forward, folder=folder)
+            assert again.code == 1, f"{where} {replay}: {again}"
+            assert "was interrupted after" in again.err and "--resume" in again.err, str(again)
+            assert fingerprint(project) == state, f"{where} {replay}"
         if rng.random() < 0.5:
             back_to(after, "--resume", folder, where)
         back_to(before, "--rollback", folder, where)
@@ -184,7 +189,7 @@ def test_killed_at_random_points(db_project: Project, tmp_path: Path) -> None:
 
     # The resume of an undone swap (it does the swap again), killed anywhere: --resume again
     # finishes it, --rollback undoes it.
-    for i in range(max(1, kills // 2)):
+    for _ in range(max(1, kills // 2)):
         n = rng.randint(1, resume_points)
         killed(n, "--resume", folder=counted)
         where = f"resume killed at point {n} of {resume_points}"
