@@ -223,8 +223,6 @@ class Backup:
 
         path = Path(path)
         manifest_file = path / MANIFEST
-        if not path.is_dir():
-            raise BackupError(f"{str(path)!r} is not a backup folder (no such folder)")
         if not manifest_file.is_file():
             raise BackupError(f"{str(path)!r} is not an authtools backup (no {MANIFEST})")
         manifest = _load(manifest_file, MANIFEST_SCHEMA)

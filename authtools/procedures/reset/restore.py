@@ -65,7 +65,7 @@ def load_backup(
         backup = Backup.open(path, procedures=(PROCEDURE,), database=database)
         saved = backup.read_json(DOCUMENT, SCHEMA)
     except BackupError as exc:
-        raise ResetError(f"{exc}.") from None
+        raise ResetError(f"Cannot restore from {str(path)!r}: {exc}.") from None
     file = backup.path / f"{DOCUMENT}.json"
     current = inspect(saved["app_label"], database)  # the label must be an installed app
     root = current.root.resolve()
