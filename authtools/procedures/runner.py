@@ -11,7 +11,7 @@ from typing import Any
 from authtools.procedures.backup import JOURNAL, Backup
 from authtools.procedures.plan import Plan, Runtime, Step
 
-__all__ = ["JOURNAL", "ProcedureError", "RunResult", "done_steps", "execute", "rollback"]
+__all__ = ["JOURNAL", "ProcedureError", "RunResult", "done_steps", "execute"]
 
 
 class ProcedureError(Exception):
@@ -169,23 +169,6 @@ def done_steps(plan: Plan, backup: Backup, *, undoing: bool = False) -> tuple[li
             if bool(journal) or (step.applied is not None and step.applied(runtime)):
                 journal.append(step.id)
     return journal, source
-
-
-def rollback(plan: Plan, backup: Backup, log: Callable[[str], None] = lambda m: None) -> list[str]:
-    """Undo the completed steps of PLAN's earlier run, newest first; return the ids undone."""
-    done, _ = done_steps(plan, backup, undoing=True)
-    runtime = Runtime(plan.database, backup, log=log)
-    by_id = {s.id: s for s in plan.steps}
-    undone = []
-    for step_id in reversed(done):
-        step = by_id[step_id]
-        if step.undo is None:
-            raise ProcedureError(f"Step {step.description!r} cannot be undone automatically.")
-        log(f"Undoing: {step.description}")
-        step.undo(runtime)
-        undone.append(step_id)
-        backup.write_json(JOURNAL, [s for s in done if s not in undone])
-    return undone
 
 
 def _groups(steps: list[Step], use_transaction: bool) -> list[list[Step]]:
