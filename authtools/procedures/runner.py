@@ -93,11 +93,13 @@ def _execute(
     use_transaction = transactional_ddl(plan.database) or all(s.kind == "rows" for s in plan.steps)
     pending = [s for s in plan.steps if s.id not in skip]
 
-    def record(step: Step) -> None:
-        if plan.undoing:
-            journal.remove(step.id)
-        else:
-            journal.append(step.id)
+    def record(*steps: Step) -> None:
+        """One journal write for STEPS (a committed transaction's steps all at once)."""
+        for step in steps:
+            if plan.undoing:
+                journal.remove(step.id)
+            else:
+                journal.append(step.id)
         backup.write_json(JOURNAL, journal)
 
     for group in _groups(pending, use_transaction):
@@ -109,8 +111,7 @@ def _execute(
                     for current in group:
                         log(f"Applying: {current.description}")
                         current.apply(runtime)
-                for step in group:
-                    record(step)
+                record(*group)
             else:
                 for current in group:
                     log(f"Applying: {current.description}")
@@ -141,11 +142,12 @@ def _execute(
 def done_steps(plan: Plan, backup: Backup, *, undoing: bool = False) -> tuple[list[str], str]:
     """The steps of PLAN that an earlier run of it completed, and where that was read from.
 
-    The journal says so when it is readable. A run killed between a step and its journal entry
-    may have done one more step: for a rollback, the next step counts as done when the database
-    says it took effect (``Step.applied``), or when it has no such test and the journal is not
-    empty (every undo checks what is there). When the journal is missing or unreadable, every
-    step's ``applied`` test decides; a step without one makes that impossible (ProcedureError).
+    The journal says so when it is readable. A run killed between a commit (or a step) and its
+    journal entry may have done more: for a rollback, every step the database says took effect
+    (``Step.applied``) counts as done too, and so does the step after the last done one when the
+    journal is not empty (it may be half done; every undo checks what is there). When the
+    journal is missing or unreadable, every step's ``applied`` test decides; a step without one
+    makes that impossible (ProcedureError).
     """
     ids = [s.id for s in plan.steps]
     runtime = Runtime(plan.database, backup)
@@ -163,11 +165,17 @@ def done_steps(plan: Plan, backup: Backup, *, undoing: bool = False) -> tuple[li
         journal = [s.id for s in plan.steps if s.applied is not None and s.applied(runtime)]
         source = "the database (the journal is missing or unreadable)"
     if undoing:
-        pending = [s for s in plan.steps if s.id not in journal]
-        if pending and pending[0].undo is not None:
-            step = pending[0]
-            if bool(journal) or (step.applied is not None and step.applied(runtime)):
-                journal.append(step.id)
+        # A kill after a commit and before its journal entry: the database knows better.
+        journal = [
+            s.id
+            for s in plan.steps
+            if s.id in journal or (s.applied is not None and s.applied(runtime))
+        ]
+        last = max((ids.index(i) for i in journal), default=None)
+        if last is not None and last + 1 < len(plan.steps):
+            following = plan.steps[last + 1]
+            if following.undo is not None:
+                journal.append(following.id)
     return journal, source
 
 
