@@ -4,7 +4,9 @@ backup, run, verify. Exercised through rebuild_contenttypes, the cheapest of the
 from __future__ import annotations
 
 import json
+import os
 import stat
+from pathlib import Path
 
 from .conftest import Project
 
@@ -98,3 +100,50 @@ def test_an_unreachable_database_is_one_line_for_every_recovery_command(project:
         ), str(result)
         assert result.err.endswith("; start it or fix DATABASES. Nothing was changed.\n")
         assert len(result.err.splitlines()) == 1
+
+
+def test_the_backup_root(project: Project, tmp_path: Path) -> None:
+    """The project root is refused; an existing folder gets no .gitignore and is tightened to
+    0700 when others may write to it; a symlink is resolved and shown in the plan; modes are
+    0700 / 0600 whatever the umask."""
+    project_missing_a_permission(project)
+    for given in ("", "."):
+        refused = project.manage("rebuild_contenttypes", "--noinput", "--backup-dir", given)
+        assert refused.code == 1, str(refused)
+        assert refused.err == (
+            "CommandError: --backup-dir must name a folder of its own, not the current folder: "
+            "pass e.g. --backup-dir .authtools-backups. Nothing was changed.\n"
+        )
+    root = project.manage("rebuild_contenttypes", "--noinput", "--backup-dir", str(project.path))
+    assert root.code == 1 and len(root.err.splitlines()) == 1, str(root)
+    assert not (project.path / ".gitignore").exists()
+    assert permission_count(project) == 0
+
+    loose = tmp_path / "loose"
+    loose.mkdir()
+    os.chmod(loose, 0o777)
+    link = tmp_path / "link"
+    link.symlink_to(loose)
+    run = project.run(
+        "-c",
+        "import os, runpy, sys; os.umask(0); "
+        "sys.argv = ['manage.py', 'rebuild_contenttypes', '--noinput', '--backup-dir', "
+        f"{str(link)!r}]; "
+        "runpy.run_path('manage.py', run_name='__main__')",
+    )
+    assert run.code == 0, str(run)
+    assert (
+        f"  Note: Backup folder {str(link)!r} is {str(loose)!r} (symlinks resolved).\n" in run.out
+    )
+    assert (
+        f"  Note: Backup folder {str(loose)!r} is writable by others (777): it is set to 0700 "
+        "first.\n" in run.out
+    )
+    assert f"Backup folder {str(loose)!r}: mode 777 set to 700.\n" in run.out
+    assert stat.S_IMODE(loose.stat().st_mode) == 0o700
+    assert not (loose / ".gitignore").exists()
+    [backup] = list(loose.iterdir())
+    assert stat.S_IMODE(backup.stat().st_mode) == 0o700
+    modes = {f.name: stat.S_IMODE(f.stat().st_mode) for f in backup.iterdir()}
+    assert modes == {"manifest.json": 0o600, "contenttypes.json": 0o600, "journal.json": 0o600}
+    assert permission_count(project) == 1

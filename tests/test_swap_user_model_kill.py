@@ -112,7 +112,7 @@ def test_killed_after_each_step(db_project: Project, tmp_path: Path) -> None:
     assert done.code == 0, str(done)
     after = dump(project)
     assert after != before
-    undone = swap("--rollback", folder="complete")
+    undone = swap("--rollback", "--noinput", folder="complete")
     assert undone.code == 0, str(undone)
     assert dump(project) == before
 
@@ -122,15 +122,15 @@ def test_killed_after_each_step(db_project: Project, tmp_path: Path) -> None:
         if transactional:
             assert dump(project) == before, f"killed after step {n} ({step})"
             continue
-        resumed = swap("--resume", folder=f"apply-{n}")
+        resumed = swap("--resume", "--noinput", folder=f"apply-{n}")
         assert resumed.code == 0, f"resume after step {n} ({step}): {resumed}"
         assert "Done; verified." in resumed.out
         assert dump(project) == after, f"resume after step {n} ({step})"
-        assert swap("--rollback", folder=f"apply-{n}").code == 0
+        assert swap("--rollback", "--noinput", folder=f"apply-{n}").code == 0
         assert dump(project) == before, f"rollback of the resumed run {n}"
 
         killed("journal", n, f"journal-{n}")
-        rolled = swap("--rollback", folder=f"journal-{n}")
+        rolled = swap("--rollback", "--noinput", folder=f"journal-{n}")
         assert rolled.code == 0, f"rollback after step {n} ({step}): {rolled}"
         assert dump(project) == before, f"rollback after step {n} ({step})"
 

@@ -10,7 +10,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from authtools import pipe
 from authtools.db.connection import database_choices
-from authtools.procedures.backup import Backup, BackupError
+from authtools.procedures.backup import Backup, BackupError, prepare_root, tighten_root
 from authtools.procedures.plan import Plan
 from authtools.procedures.runner import ProcedureError, RunResult, execute
 from authtools.render import as_jsonable
@@ -73,21 +73,35 @@ class ProcedureCommand(BaseCommand):
 
     # --- protocol ---------------------------------------------------------------------------
     def backup_root(self, options: dict[str, Any]) -> Path:
-        if options.get("backup_dir"):
-            return Path(options["backup_dir"])
+        """The real folder backups go into (symlinks resolved); refused in one line when it is
+        the project root."""
+        return self.backup_root_and_notes(options)[0]
+
+    def backup_root_and_notes(self, options: dict[str, Any]) -> tuple[Path, list[str]]:
         from authtools.diagnosis.context import current_project_root
 
-        return current_project_root() / ".authtools-backups"
+        given = options.get("backup_dir")
+        try:
+            return prepare_root(None if given is None else Path(given), current_project_root())
+        except BackupError as exc:
+            raise CommandError(f"{exc}. Nothing was changed.") from exc
 
     def handle(self, *args: Any, **options: Any) -> None:
         plan = self.build_plan(**options)
         self.run_plan(plan, options)
 
     def run_plan(self, plan: Plan, options: dict[str, Any]) -> RunResult | None:
+        """The one protocol of every way in (first runs, --resume, --rollback, --restore):
+        plan, --dry-run, confirmation, backup (or the backup being continued), the runner
+        (lock, transaction or journal), verification, then what is still to do by hand."""
         json_mode = options["format"] == "json"
         if plan.empty:
-            self.emit(plan, None, options, "Nothing to do.")
+            self.emit(plan, None, options, plan.empty_message)
             return None
+        root: Path | None = None
+        if plan.existing_backup is None:
+            root, notes = self.backup_root_and_notes(options)
+            plan.notes.extend(notes)
         if not json_mode:
             self.stdout.write(self.style.MIGRATE_HEADING(f"Plan ({plan.procedure}):"))
             for line in plan.lines():
@@ -97,14 +111,20 @@ class ProcedureCommand(BaseCommand):
             return None
         if options["interactive"] and not self.confirm(json_mode):
             raise CommandError("Cancelled: nothing was changed.", returncode=1)
-        try:
-            backup = Backup.create(self.backup_root(options), plan.procedure)
-        except BackupError as exc:
-            raise CommandError(f"{exc}. Nothing was changed.") from exc
+        if root is None:
+            backup = plan.existing_backup
+        else:
+            try:
+                tightened = tighten_root(root)
+                backup = Backup.create(root, plan.procedure, plan.database)
+            except (BackupError, OSError) as exc:
+                raise CommandError(f"{exc}. Nothing was changed.") from exc
+            if tightened and not json_mode:
+                self.stdout.write(tightened)
         log = (lambda m: None) if json_mode or options["verbosity"] < 2 else self.stdout.write
         try:
             result = execute(plan, backup, log=log)
-        except ProcedureError as exc:
+        except (ProcedureError, BackupError) as exc:
             raise CommandError(str(exc)) from exc
         self.emit(plan, result, options, None)
         if result.failures:
@@ -145,6 +165,7 @@ class ProcedureCommand(BaseCommand):
                         "completed": result.completed,
                         "verified": result.verified,
                         "failures": result.failures,
+                        "by_hand": plan.by_hand,
                         **self.result_data(result),
                     }
                 ),
@@ -155,6 +176,8 @@ class ProcedureCommand(BaseCommand):
             self.stdout.write(message)
         if result is not None:
             self.render_result(result)
+            for line in plan.by_hand:
+                self.stdout.write(self.style.WARNING(f"Still to do by hand: {line}"))
 
     def result_data(self, result: RunResult) -> dict[str, Any]:
         return {}

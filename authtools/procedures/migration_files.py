@@ -83,3 +83,21 @@ def migration_files(folder: Path) -> list[Path]:
     """The migration modules in FOLDER, sorted: every ``*.py`` whose name does not start with
     ``_`` or ``~`` (Django's own rule; ``__init__.py`` stays)."""
     return sorted(p for p in folder.glob("*.py") if p.name[0] not in "_~")
+
+
+def write_source(path: Path, text: str) -> None:
+    """Write a generated source file (a migration) atomically, mode 0644 whatever the umask."""
+    from authtools.procedures.backup import SOURCE_MODE, write_atomic
+
+    write_atomic(path, text, SOURCE_MODE)
+
+
+def make_readable(paths: list[Path]) -> None:
+    """Give source files written by a child process (makemigrations) mode 0644, not what the
+    umask left (0666 under umask 000)."""
+    import os
+
+    from authtools.procedures.backup import SOURCE_MODE
+
+    for path in paths:
+        os.chmod(path, SOURCE_MODE)

@@ -18,7 +18,9 @@ class Step:
     lists the statements it will run, for ``--sql`` and the plan. ``apply(runtime)`` does the
     work; ``undo(runtime)`` reverses it (needed on backends without transactional DDL, where
     a journal records completed steps). ``atomic`` is False for steps that must run outside
-    the procedure's transaction (child processes, file writes).
+    the procedure's transaction (child processes, file writes). ``applied(runtime)`` tells
+    from the live database (and files) whether the step has taken effect: when a journal is
+    missing or unreadable, resume and rollback read the completed steps from it.
     """
 
     id: str
@@ -57,6 +59,15 @@ class Plan:
     # Tables locked for the whole transaction where the backend can (PostgreSQL), so that
     # another process (e.g. a `migrate`) waits for the procedure instead of interleaving.
     lock_tables: list[str] = field(default_factory=list)
+    # Continue paths (--resume, --rollback) work in the backup of the run they continue:
+    # ``existing_backup`` is that Backup, ``journal`` the steps done when the plan starts, and
+    # ``undoing`` says each step undoes a journalled step (and leaves the journal when done).
+    existing_backup: Any = None
+    journal: list[str] | None = None
+    undoing: bool = False
+    empty_message: str = "Nothing to do."
+    # What the user must still change by hand afterwards (printed after the result).
+    by_hand: list[str] = field(default_factory=list)
 
     def way_back_for(self, backup: Any) -> str:
         return self.way_back.format(backup=backup)

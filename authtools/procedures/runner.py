@@ -8,10 +8,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from authtools.procedures.backup import Backup
+from authtools.procedures.backup import JOURNAL, Backup
 from authtools.procedures.plan import Plan, Runtime, Step
 
-JOURNAL = "journal"
+__all__ = ["JOURNAL", "ProcedureError", "RunResult", "done_steps", "execute"]
 
 
 class ProcedureError(Exception):
@@ -83,15 +83,23 @@ def _execute(
     from authtools.db.locks import lock_tables
 
     runtime = Runtime(plan.database, backup, log=log)
-    journal: list[str] = backup.read_json(JOURNAL) if backup.has(JOURNAL) else []
+    if plan.journal is not None:
+        journal = list(plan.journal)
+    else:
+        journal = backup.read_journal([s.id for s in plan.steps]) or []
     if plan.backup is not None and not skip:
         plan.backup(runtime)
     # Plans that only change rows (no DDL) run in one transaction on every backend.
     use_transaction = transactional_ddl(plan.database) or all(s.kind == "rows" for s in plan.steps)
     pending = [s for s in plan.steps if s.id not in skip]
 
-    def record(step: Step) -> None:
-        journal.append(step.id)
+    def record(*steps: Step) -> None:
+        """One journal write for STEPS (a committed transaction's steps all at once)."""
+        for step in steps:
+            if plan.undoing:
+                journal.remove(step.id)
+            else:
+                journal.append(step.id)
         backup.write_json(JOURNAL, journal)
 
     for group in _groups(pending, use_transaction):
@@ -103,8 +111,7 @@ def _execute(
                     for current in group:
                         log(f"Applying: {current.description}")
                         current.apply(runtime)
-                for step in group:
-                    record(step)
+                record(*group)
             else:
                 for current in group:
                     log(f"Applying: {current.description}")
@@ -132,21 +139,44 @@ def _execute(
     return RunResult(backup.path, journal, failures, runtime.state)
 
 
-def rollback(plan: Plan, backup: Backup, log: Callable[[str], None] = lambda m: None) -> list[str]:
-    """Undo the journal's completed steps, newest first; return the ids undone."""
-    runtime = Runtime(plan.database, backup, log=log)
-    journal: list[str] = backup.read_json(JOURNAL) if backup.has(JOURNAL) else []
-    by_id = {s.id: s for s in plan.steps}
-    undone = []
-    for step_id in reversed(journal):
-        step = by_id[step_id]
-        if step.undo is None:
-            raise ProcedureError(f"Step {step.description!r} cannot be undone automatically.")
-        log(f"Undoing: {step.description}")
-        step.undo(runtime)
-        undone.append(step_id)
-        backup.write_json(JOURNAL, [s for s in journal if s not in undone])
-    return undone
+def done_steps(plan: Plan, backup: Backup, *, undoing: bool = False) -> tuple[list[str], str]:
+    """The steps of PLAN that an earlier run of it completed, and where that was read from.
+
+    The journal says so when it is readable. A run killed between a commit (or a step) and its
+    journal entry may have done more: for a rollback, every step the database says took effect
+    (``Step.applied``) counts as done too, and so does the step after the last done one when the
+    journal is not empty (it may be half done; every undo checks what is there). When the
+    journal is missing or unreadable, every step's ``applied`` test decides; a step without one
+    makes that impossible (ProcedureError).
+    """
+    ids = [s.id for s in plan.steps]
+    runtime = Runtime(plan.database, backup)
+    journal = backup.read_journal(ids)
+    source = "the journal"
+    if journal is None:
+        untestable = [s.description for s in plan.steps if s.applied is None]
+        if untestable:
+            raise ProcedureError(
+                f"The journal of {str(backup.path)!r} is missing or unreadable, and whether step "
+                f"{untestable[0]!r} ran cannot be read from the database: nothing was changed. "
+                "Compare the database with the plan of this backup by hand.",
+                backup.path,
+            )
+        journal = [s.id for s in plan.steps if s.applied is not None and s.applied(runtime)]
+        source = "the database (the journal is missing or unreadable)"
+    if undoing:
+        # A kill after a commit and before its journal entry: the database knows better.
+        journal = [
+            s.id
+            for s in plan.steps
+            if s.id in journal or (s.applied is not None and s.applied(runtime))
+        ]
+        last = max((ids.index(i) for i in journal), default=None)
+        if last is not None and last + 1 < len(plan.steps):
+            following = plan.steps[last + 1]
+            if following.undo is not None:
+                journal.append(following.id)
+    return journal, source
 
 
 def _groups(steps: list[Step], use_transaction: bool) -> list[list[Step]]:

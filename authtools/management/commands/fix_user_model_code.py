@@ -38,9 +38,12 @@ class Command(ProcedureCommand):
 
         try:
             if options["restore"]:
-                return fixcode.restore_plan(
-                    options["database"], Backup.open(options["restore"]), current_project_root()
+                backup = Backup.open(
+                    options["restore"],
+                    procedures=(fixcode.PROCEDURE,),
+                    database=options["database"],
                 )
+                return fixcode.restore_plan(options["database"], backup, current_project_root())
             return fixcode.build_plan(options["database"])
         except (fixcode.FixError, BackupError) as exc:
             raise CommandError(f"{exc}. Nothing was changed.") from exc

@@ -10,7 +10,7 @@ from django.core.management.base import CommandError, CommandParser
 
 from authtools.management.base import ProcedureCommand
 from authtools.procedures import contenttypes
-from authtools.procedures.backup import Backup, BackupError
+from authtools.procedures.backup import BackupError
 from authtools.procedures.plan import Plan
 from authtools.procedures.runner import RunResult
 
@@ -47,9 +47,7 @@ class Command(ProcedureCommand):
     def build_plan(self, **options: Any) -> Plan:
         try:
             if options["restore"]:
-                return contenttypes.restore_plan(
-                    options["database"], Backup.open(options["restore"])
-                )
+                return contenttypes.restore_plan(options["database"], options["restore"])
             return contenttypes.build_plan(
                 options["database"], options["remap"], options["remove_stale"]
             )

@@ -9,8 +9,9 @@ from django.core.management.base import CommandError, CommandParser
 
 from authtools.management.base import ProcedureCommand
 from authtools.procedures import swap
+from authtools.procedures.backup import BackupError
 from authtools.procedures.plan import Plan
-from authtools.procedures.runner import RunResult
+from authtools.procedures.runner import ProcedureError, RunResult
 
 
 class Command(ProcedureCommand):
@@ -119,6 +120,7 @@ class Command(ProcedureCommand):
                 if options["resume"] or options["rollback"]:
                     self.continue_swap(options)
                     return
+                self.refuse_if_interrupted(options)
                 if not options["old_model"] and options["phase"] != 2:
                     raise CommandError(
                         "Name the model the database holds now with --from, e.g. --from auth.User."
@@ -146,6 +148,21 @@ class Command(ProcedureCommand):
             raise CommandError(f"Refused: {exc}. Nothing was changed.") from exc
         except (swap.SwapRefused, swap.LockBusy) as exc:
             raise CommandError(f"Refused: {exc}. Nothing was changed.") from exc
+        except BackupError as exc:
+            raise CommandError(f"{exc}. Nothing was changed.") from exc
+
+    def refuse_if_interrupted(self, options: dict[str, Any]) -> None:
+        """A new swap over a half-done one would read a half-swapped database: say how to
+        finish or undo the interrupted one instead."""
+        found = swap.interrupted(self.backup_root(options), options["database"])
+        if found is None:
+            return
+        path, done, total = found
+        raise CommandError(
+            f"The swap of backup {str(path)!r} was interrupted after {done} of {total} steps: "
+            f"finish it with `python manage.py swap_user_model --resume {path}` or undo it with "
+            f"`python manage.py swap_user_model --rollback {path}`. Nothing was changed."
+        )
 
     def lock_log(self, plan: Plan, options: dict[str, Any]) -> None:
         """Say each lock retry as it happens (stderr in JSON mode); keep the plan for the
@@ -217,26 +234,25 @@ class Command(ProcedureCommand):
         )
 
     def continue_swap(self, options: dict[str, Any]) -> None:
+        """--resume and --rollback: a plan built from the checked backup, run by run_plan (plan,
+        --dry-run, confirmation, lock, transaction or journal, verification)."""
+        database = options["database"]
         value = options["resume"] or options["rollback"]
-        path = swap.latest_backup(self.backup_root(options)) if value == "latest" else Path(value)
+        root = self.backup_root(options)
+        path = swap.latest_backup(root) if value == "latest" else Path(value)
         if path is None:
-            raise CommandError(
-                f"No swap backup in {str(self.backup_root(options))!r}; pass its folder."
-            )
-        with swap.ddl_session(options["database"]):
+            raise CommandError(f"No swap backup in {str(root)!r}; pass its folder.")
+        try:
             if options["resume"]:
-                result = swap.resume(path, log=self.log(options))
-                self.render_result(result)
-                if result.failures:
-                    raise CommandError(f"Verification failed: {'; '.join(result.failures)}.")
+                plan = swap.resume_plan(path, database)
             else:
-                undone = swap.rollback(path, log=self.log(options))
-                self.stdout.write(f"Undid {len(undone)} steps; the database is as before the swap.")
-
-    def log(self, options: dict[str, Any]) -> Any:
-        if options["format"] == "json" or options["verbosity"] < 2:
-            return lambda message: None
-        return self.stdout.write
+                plan = swap.rollback_plan(path, database)
+        except ProcedureError as exc:
+            raise CommandError(str(exc)) from exc
+        self.undoing = plan.undoing
+        self.undo_count = len(plan.steps)
+        with swap.ddl_session(database):
+            self.run_plan(plan, options)
 
     def build_plan(self, **options: Any) -> Plan:  # pragma: no cover - handle() builds it
         spec = swap.preflight(
@@ -248,7 +264,20 @@ class Command(ProcedureCommand):
         )
         return swap.build_plan(spec)
 
+    undoing = False
+    undo_count = 0
+
     def render_result(self, result: RunResult) -> None:
+        if self.undoing:
+            self.stdout.write(f"Backup: {result.backup}")
+            if result.verified:
+                self.stdout.write(
+                    self.style.SUCCESS(
+                        f"Undid {self.undo_count} step(s); verified: the database is as "
+                        "before the swap."
+                    )
+                )
+            return
         counts = result.state.get("contenttypes")
         if counts:
             self.stdout.write(

@@ -8,7 +8,11 @@ from typing import Any
 
 from authtools.procedures.contenttypes.backup import BACKUP_DOCUMENT
 from authtools.procedures.contenttypes.inspect import RemapError
-from authtools.procedures.contenttypes.installed import clear_cache, permission_table
+from authtools.procedures.contenttypes.installed import (
+    auth_installed,
+    clear_cache,
+    permission_table,
+)
 from authtools.procedures.contenttypes.references import (
     Reference,
     contenttype_references,
@@ -17,19 +21,141 @@ from authtools.procedures.contenttypes.references import (
 from authtools.procedures.contenttypes.snapshot import read_snapshot
 from authtools.procedures.contenttypes.sql import delete_where, execute, marks, qn, rows_of
 from authtools.procedures.contenttypes.words import plural
+from authtools.procedures.schema import Keys
+
+SECTION = Keys(
+    {
+        "table": str,
+        "pk": str,
+        "columns": list[str],
+        "scope_column": str,
+        "scope": list[Any],
+        "rows": list[list[Any]],
+    }
+)
+SCHEMA = Keys(
+    {
+        "database": str,
+        "created": Keys({"contenttypes": list[str], "permissions": list[list[str]]}),
+        "sections": list[SECTION],  # type: ignore[valid-type]
+    }
+)
+Shape = tuple[str, str, frozenset[str]]  # primary key, scope column, columns
 
 
-def restore_plan(using: str, backup: Any) -> Any:
-    """A Plan that puts back the rows of a rebuild_contenttypes backup folder."""
+def _model_shape(model: Any, scope_column: str) -> Shape:
+    opts = model._meta
+    return (opts.pk.column, scope_column, frozenset(f.column for f in opts.concrete_fields))
+
+
+def allowed_sections(using: str) -> dict[str, list[Shape]]:
+    """Every (table -> primary key, scope column, columns) a rebuild_contenttypes backup may
+    hold: the content type and permission tables, the columns that point at them (assignments,
+    the admin log, generic keys) and the models a --remove-stale deletion cascades to (those
+    with a foreign key, directly or through each other, to a content type or permission)."""
+    from django.apps import apps
+    from django.contrib.contenttypes.models import ContentType
+
+    allowed: dict[str, list[Shape]] = {}
+
+    def allow(table: str, shape: Shape) -> None:
+        allowed.setdefault(table, []).append(shape)
+
+    reached: set[Any] = {ContentType}
+    allow(ContentType._meta.db_table, _model_shape(ContentType, ContentType._meta.pk.column))
+    refs = list(contenttype_references(using))
+    if auth_installed():
+        from django.contrib.auth.models import Permission
+
+        reached.add(Permission)
+        allow(Permission._meta.db_table, _model_shape(Permission, "content_type_id"))
+        refs += permission_references(using)
+    for ref in refs:
+        if ref.pk:
+            allow(ref.table, (ref.pk, ref.column, frozenset(ref.columns)))
+    models = [
+        m
+        for m in apps.get_models(include_auto_created=True)
+        if not m._meta.swapped and not m._meta.proxy
+    ]
+    grew = True
+    while grew:
+        grew = False
+        for model in models:
+            if model in reached:
+                continue
+            if any(
+                f.is_relation and f.many_to_one and f.related_model in reached
+                for f in model._meta.concrete_fields
+            ):
+                reached.add(model)
+                allow(model._meta.db_table, _model_shape(model, model._meta.pk.column))
+                grew = True
+    return allowed
+
+
+def check_document(using: str, document: dict[str, Any], file: Any) -> None:
+    """BackupError unless every section is one this tool writes, on tables and columns of the
+    live database, with rows of the right width and plain values."""
+    from authtools.procedures.backup import invalid
+
+    if document["database"] != using:
+        raise invalid(file, "database", f"is {document['database']!r}, not {using!r}")
+    allowed = allowed_sections(using)
+    for number, section in enumerate(document["sections"]):
+        where = f"sections[{number}]"
+        table, columns = section["table"], section["columns"]
+        if table not in allowed:
+            raise invalid(
+                file, f"{where}.table", f"{table!r} is not a table rebuild_contenttypes backs up"
+            )
+        shape = (section["pk"], section["scope_column"], frozenset(columns))
+        if shape not in allowed[table] or not columns or columns[0] != section["pk"]:
+            raise invalid(
+                file,
+                f"{where}.columns",
+                f"{columns!r} (key {section['pk']!r}, scope {section['scope_column']!r}) are not "
+                f"the columns of {table!r} that rebuild_contenttypes backs up",
+            )
+        for index, row in enumerate(section["rows"]):
+            if len(row) != len(columns) or not all(_plain(v) for v in row):
+                raise invalid(
+                    file, f"{where}.rows[{index}]", f"is not a row of {len(columns)} plain values"
+                )
+        if not all(_plain(v) for v in section["scope"]):
+            raise invalid(file, f"{where}.scope", "holds values that are not plain")
+    for index, label in enumerate(document["created"]["contenttypes"]):
+        if label.count(".") != 1:
+            raise invalid(file, f"created.contenttypes[{index}]", "is not an 'app.model' label")
+    for index, pair in enumerate(document["created"]["permissions"]):
+        if len(pair) != 2:
+            raise invalid(file, f"created.permissions[{index}]", "is not [label, codename]")
+
+
+def _plain(value: Any) -> bool:
+    return value is None or isinstance(value, (str, int, float, bool))
+
+
+def restore_plan(using: str, path: Any) -> Any:
+    """A Plan that puts back the rows of the rebuild_contenttypes backup folder at PATH, after
+    checking it (manifest, digests, database, the tables and columns of every section)."""
+    from pathlib import Path
+
+    from authtools.procedures.backup import Backup
     from authtools.procedures.plan import Plan, Step
 
+    backup = Backup.open(Path(path), procedures=("rebuild_contenttypes",), database=using)
     if not backup.has(BACKUP_DOCUMENT):
         raise RemapError(
             f"{str(backup.path)!r} holds no {BACKUP_DOCUMENT}.json: it is not a "
             "rebuild_contenttypes backup"
         )
-    document = backup.read_json(BACKUP_DOCUMENT)
+    document = backup.read_json(BACKUP_DOCUMENT, SCHEMA)
+    check_document(using, document, backup.path / f"{BACKUP_DOCUMENT}.json")
     plan = Plan("rebuild_contenttypes-restore", using)
+    if _in_place(using, document):
+        plan.empty_message = "Nothing to undo: the rows of this backup are in place."
+        return plan
     created = document["created"]
     details = [
         f"{s['table']}: {plural(len(s['rows']), 'row')} for {s['scope_column']} in "
@@ -49,7 +175,36 @@ def restore_plan(using: str, backup: Any) -> Any:
         clear_cache()
 
     plan.add(Step("restore", "rows", f"Restore the rows saved in {backup.path}", apply, details))
+    plan.verify = lambda runtime: (
+        [] if _in_place(using, document) else ["the rows differ from the backup after the restore"]
+    )
     return plan
+
+
+def _in_place(using: str, document: dict[str, Any]) -> bool:
+    """Whether the database holds exactly the backup's rows in every scope, and nothing the
+    run created."""
+    snapshot = read_snapshot(using)
+    if any(label in snapshot.by_label for label in document["created"]["contenttypes"]):
+        return False
+    created = document["created"]["permissions"]
+    if any(
+        [snapshot.contenttypes.get(p.content_type_id), p.codename] in created
+        for p in snapshot.permissions
+    ):
+        return False
+    for s in document["sections"]:
+        if not s["scope"]:
+            continue
+        now = rows_of(using, s["table"], s["columns"], s["scope_column"], s["scope"])
+        if sorted(map(_normal, now)) != sorted(map(_normal, s["rows"])):
+            return False
+    return True
+
+
+def _normal(row: Sequence[Any]) -> list[Any]:
+    """A row as the backup's JSON has it (dates and decimals as strings)."""
+    return [v if v is None or isinstance(v, (int, float, bool)) else str(v) for v in row]
 
 
 def restore(using: str, document: dict[str, Any]) -> dict[str, int]:

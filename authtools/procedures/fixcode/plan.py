@@ -11,13 +11,14 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import tempfile
 from functools import partial
 from pathlib import Path
 from typing import Any
 
+from authtools.procedures.fixcode.python import Target
 from authtools.procedures.fixcode.survey import FileFix, FixError, Survey, survey
 from authtools.procedures.plan import Plan, Runtime, Step
+from authtools.procedures.schema import Keys
 
 PROCEDURE = "fix_user_model_code"
 DOCUMENT = "fixed-files"
@@ -85,11 +86,10 @@ def save_backup(found: Survey, runtime: Runtime) -> None:
     backup.write_json(
         DOCUMENT,
         {
-            "root": str(found.root.resolve()),
             "files": [
                 {"path": fix.rel, "before": sha256(fix.before), "after": sha256(fix.after)}
                 for fix in found.changed
-            ],
+            ]
         },
     )
 
@@ -108,24 +108,12 @@ def write_fix(fix: FileFix) -> None:
 
 
 def _write_text(path: Path, text: str) -> None:
-    """Replace PATH's text atomically (temporary file, fsync, rename), keeping its mode."""
+    """Replace PATH's text atomically (backup.write_atomic), keeping its mode; its bytecode
+    goes, so that nothing runs the old version."""
+    from authtools.procedures.backup import write_atomic
+
     mode = path.stat().st_mode & 0o7777 if path.exists() else 0o644
-    fd, temporary = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="") as handle:
-            handle.write(text)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.chmod(temporary, mode)
-        os.replace(temporary, path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
-    folder = os.open(path.parent, os.O_RDONLY)
-    try:
-        os.fsync(folder)
-    finally:
-        os.close(folder)
+    write_atomic(path, text, mode)
     for cached in path.parent.glob(f"__pycache__/{path.stem}.*.pyc"):
         cached.unlink(missing_ok=True)
 
@@ -182,11 +170,16 @@ def verify(found: Survey, before: list[tuple[str, str]]) -> list[str]:
 
 
 # --- restore ------------------------------------------------------------------------------------
+SCHEMA = Keys({"files": list[Keys({"path": str, "before": str, "after": str})]})  # type: ignore[misc]
+
+
 def restore_plan(database: str, backup: Any, root: Path) -> Plan:
-    """Put back every file the fixer rewrote, byte for byte, after validating the backup."""
-    entries = _validated_entries(backup, root)
+    """Put back every file the fixer rewrote, byte for byte, after validating the backup
+    (Backup.open has checked its manifest, digests and project). The files as they are now are
+    backed up first, in the same format: restoring that backup applies the fix again."""
     plan = Plan(PROCEDURE, database)
-    for rel, copy, target, after in entries:
+    fixes = []
+    for rel, copy, target, after in _validated_entries(backup, root):
         original = read(copy)
         current = read(target)
         if current == original:
@@ -197,6 +190,7 @@ def restore_plan(database: str, backup: Any, root: Path) -> Plan:
                 f"changes: put {str(copy)!r} back by hand"
             )
         fix = FileFix(target, rel, None, current, original)
+        fixes.append(fix)
         plan.add(
             Step(
                 f"restore:{rel}",
@@ -207,7 +201,22 @@ def restore_plan(database: str, backup: Any, root: Path) -> Plan:
                 atomic=False,
             )
         )
+    if not fixes:
+        plan.empty_message = "Nothing to undo: every file of this backup is in place."
+    found = Survey(root.resolve(), Target("", "", "", ""), fixes)
+    plan.backup = lambda runtime: _save_current(found, runtime)
     return plan
+
+
+def _save_current(found: Survey, runtime: Runtime) -> None:
+    backup = runtime.backup_dir
+    for fix in found.changed:
+        backup.save_file(fix.path, found.root)
+    files = [
+        {"path": fix.rel, "before": sha256(fix.before), "after": sha256(fix.after)}
+        for fix in found.changed
+    ]
+    backup.write_json(DOCUMENT, {"files": files})
 
 
 def _restore(fix: FileFix, runtime: Runtime) -> None:
@@ -217,44 +226,33 @@ def _restore(fix: FileFix, runtime: Runtime) -> None:
 
 
 def _validated_entries(backup: Any, root: Path) -> list[tuple[str, Path, Path, str]]:
-    """(relative path, backup copy, file in the project, digest after the fix) per file."""
-    name = f"{DOCUMENT}.json"
-    if backup.manifest.get("procedure") != PROCEDURE:
-        raise FixError(f"{str(backup.path)!r} is not a backup of {PROCEDURE}")
+    """(relative path, backup copy, file in the project, digest after the fix) per file: the
+    document's shape, each path inside the project and saved in the backup with the digest
+    the document gives."""
+    from authtools.procedures.backup import BackupError, invalid, resolve_inside
+
+    document = backup.path / f"{DOCUMENT}.json"
     try:
-        document = backup.read_json(DOCUMENT)
-    except (OSError, ValueError) as exc:
-        raise FixError(f"{name} in {str(backup.path)!r} cannot be read ({exc})") from None
-    if not isinstance(document, dict) or set(document) != {"root", "files"}:
-        raise FixError(f"{name}: expected the fields 'root' and 'files'")
+        files = backup.read_json(DOCUMENT, SCHEMA)["files"]
+    except BackupError as exc:
+        raise FixError(str(exc)) from None
+    saved = dict(backup.manifest["files"])
     real_root = root.resolve()
-    if document["root"] != str(real_root):
-        raise FixError(
-            f"{name}: field 'root' is {document['root']!r}, not this project ({str(real_root)!r})"
-        )
-    files = document["files"]
-    if not isinstance(files, list):
-        raise FixError(f"{name}: field 'files' is not a list")
     entries = []
     for index, item in enumerate(files):
-        field = f"{name}: files[{index}]"
-        if not (
-            isinstance(item, dict)
-            and set(item) == {"path", "before", "after"}
-            and all(isinstance(v, str) for v in item.values())
-        ):
-            raise FixError(f"{field}: expected the string fields 'path', 'before' and 'after'")
+        field = f"files[{index}].path"
         rel = item["path"]
-        parts = Path(rel).parts
-        if Path(rel).is_absolute() or ".." in parts or not parts:
-            raise FixError(f"{field}: path {rel!r} is not a path inside the project")
-        target = (real_root / rel).resolve()
-        copy = (backup.path / "files" / rel).resolve()
-        if not target.is_relative_to(real_root) or not copy.is_relative_to(backup.path.resolve()):
-            raise FixError(f"{field}: path {rel!r} leads outside the project or the backup")
-        if not copy.is_file() or sha256(read(copy)) != item["before"]:
-            raise FixError(f"{field}: the saved copy of {rel!r} is missing or altered")
+        target = resolve_inside(rel, real_root, [real_root])
+        if target is None:
+            raise FixError(str(invalid(document, field, f"{rel!r} is not a file of this project")))
+        if rel not in saved:
+            raise FixError(str(invalid(document, field, f"{rel!r} has no saved copy")))
+        copy = backup.path / "files" / rel
+        if sha256(read(copy)) != item["before"]:
+            raise FixError(
+                str(invalid(document, f"files[{index}].before", "does not match the copy"))
+            )
         if not target.is_file():
-            raise FixError(f"{field}: {rel!r} is not in the project any more")
+            raise FixError(str(invalid(document, field, f"{rel!r} is not in the project any more")))
         entries.append((rel, copy, target, item["after"]))
     return entries

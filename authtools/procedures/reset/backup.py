@@ -4,7 +4,6 @@ every row of the database as dumpdata writes it."""
 from __future__ import annotations
 
 import os
-from pathlib import Path
 
 from authtools.procedures import childproc
 from authtools.procedures.backup import Backup
@@ -12,22 +11,24 @@ from authtools.procedures.reset.commands import last_line
 from authtools.procedures.reset.spec import DOCUMENT, Inspection
 
 
-def _common_root(paths: list[Path], root: Path) -> Path:
-    resolved = [str(p.resolve()) for p in paths] + [str(root.resolve())]
-    return Path(os.path.commonpath(resolved))
-
-
 def save_backup(ins: Inspection, backup: Backup, *, dump: bool = False) -> None:
+    """The migration files (paths relative to the project root, refused outside it) and the
+    app's django_migrations rows; the folder is recorded relative to the project root."""
+    from authtools.procedures.backup import BackupError
+    from authtools.procedures.runner import ProcedureError
+
     files = ins.files + [d.path for d in ins.dependents]
-    base = _common_root(files, ins.root)
-    for path in files:
-        backup.save_file(path, base)
+    try:
+        for path in files:
+            backup.save_file(path, ins.root)
+    except BackupError as exc:
+        raise ProcedureError(f"{exc}; nothing was changed", backup.path) from exc
     backup.write_json(
         DOCUMENT,
         {
             "app_label": ins.label,
             "database": ins.database,
-            "migrations_folder": str(ins.folder.resolve()),
+            "migrations_folder": str(ins.folder.resolve().relative_to(ins.root.resolve())),
             "rows": [r.to_dict() for r in ins.rows],
         },
     )

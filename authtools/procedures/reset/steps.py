@@ -9,7 +9,12 @@ from pathlib import Path
 from typing import Any
 
 from authtools.procedures import childproc
-from authtools.procedures.migration_files import migration_files, rewrite_dependencies
+from authtools.procedures.migration_files import (
+    make_readable,
+    migration_files,
+    rewrite_dependencies,
+    write_source,
+)
 from authtools.procedures.plan import Runtime
 from authtools.procedures.reset.commands import run_command
 from authtools.procedures.reset.spec import REVERT, Inspection
@@ -45,7 +50,7 @@ def point_dependents_at(ins: Inspection, name: str) -> None:
     """Rewrite every dependent file: its dependencies on the app now name migration NAME."""
     mapping = {n: name for d in ins.dependents for n in d.names}
     for d in ins.dependents:
-        d.path.write_text(rewrite_dependencies(d.source, ins.label, mapping))
+        write_source(d.path, rewrite_dependencies(d.source, ins.label, mapping))
         drop_bytecode(d.path.parent)
 
 
@@ -58,8 +63,9 @@ def _makemigrations(
     # --skip-checks: under the revert, an AbstractUser-based model clashes with auth.User
     # (fields.E304) and makemigrations would refuse; `check` runs at the end instead.
     result = run_command(ins, args, overrides)
-    written = sorted(p.name[:-3] for p in migration_files(ins.folder) if p.name not in before)
-    return result, written
+    new = [p for p in migration_files(ins.folder) if p.name not in before]
+    make_readable(new)
+    return result, sorted(p.name[:-3] for p in new)
 
 
 def run_makemigrations(ins: Inspection, rt: Runtime) -> None:

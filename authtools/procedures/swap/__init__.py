@@ -27,7 +27,13 @@ from __future__ import annotations
 
 from authtools.db.locks import LockBusy, TableLocks
 from authtools.procedures.swap.preflight import KeyWidthRefused, preflight
-from authtools.procedures.swap.run import ddl_session, locked, resume, rollback
+from authtools.procedures.swap.run import (
+    ddl_session,
+    interrupted,
+    locked,
+    resume_plan,
+    rollback_plan,
+)
 from authtools.procedures.swap.spec import PROCEDURE, SwapRefused, SwapSpec, latest_backup
 from authtools.procedures.swap.steps import app_processes_next, build_plan
 
@@ -41,9 +47,10 @@ __all__ = [
     "app_processes_next",
     "build_plan",
     "ddl_session",
+    "interrupted",
     "latest_backup",
     "locked",
     "preflight",
-    "resume",
-    "rollback",
+    "resume_plan",
+    "rollback_plan",
 ]

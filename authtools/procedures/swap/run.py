@@ -1,13 +1,15 @@
-"""Running a swap: the lock, SQLite's DDL session, --resume and --rollback."""
+"""Running a swap: the lock, SQLite's DDL session, and the plans of --resume and --rollback
+(built from a checked backup; run by the same protocol as a first run)."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
-from authtools.procedures.runner import RunResult
-from authtools.procedures.swap.spec import PROCEDURE, load_spec
+from authtools.procedures.plan import Plan, Step
+from authtools.procedures.swap.spec import PROCEDURE, SwapRefused, latest_backup, load_spec
 from authtools.procedures.swap.steps import build_plan
 
 
@@ -39,38 +41,118 @@ def ddl_session(database: str) -> Iterator[None]:
             connection.enable_constraint_checking()
 
 
-def resume(path: Path, log: Callable[[str], None] = lambda m: None) -> RunResult:
-    """Run the steps of the swap in backup PATH that its journal does not list as done."""
+def open_backup(path: Path, database: str) -> Any:
+    """The swap backup at PATH, checked (manifest, digests, procedure, database, project)."""
     from authtools.procedures.backup import Backup
-    from authtools.procedures.runner import JOURNAL, execute
 
-    plan = build_plan(load_spec(path))
-    backup = Backup.open(path)
-    done = frozenset(backup.read_json(JOURNAL)) if backup.has(JOURNAL) else frozenset()
-    if not done:
-        done = frozenset({"-"})  # the backup was taken: do not take it again
-    return execute(plan, backup, log=log, skip=done)
+    return Backup.open(path, procedures=(PROCEDURE,), database=database)
 
 
-def rollback(path: Path, log: Callable[[str], None] = lambda m: None) -> list[str]:
+def resume_plan(path: Path, database: str) -> Plan:
+    """The steps of the swap in backup PATH that are not done yet, as a plan of their own."""
+    from authtools.procedures.runner import done_steps
+
+    backup = open_backup(path, database)
+    full = build_plan(load_spec(backup, database))
+    done, source = done_steps(full, backup)
+    plan = Plan(
+        PROCEDURE,
+        database,
+        way_back="--rollback {backup}",
+        lock_tables=full.lock_tables,
+        existing_backup=backup,
+        journal=done,
+        empty_message="Nothing to resume: every step of this swap is done.",
+    )
+    plan.steps = [s for s in full.steps if s.id not in done]
+    plan.verify = full.verify
+    plan.notes.append(
+        f"Resume the swap of backup {str(backup.path)!r}: {len(done)} of {len(full.steps)} "
+        f"step(s) done, read from {source}."
+    )
+    return plan
+
+
+def rollback_plan(path: Path, database: str) -> Plan:
     """Undo the completed steps of the swap in backup PATH, newest first (in one transaction
     where the backend can roll back DDL)."""
-    from django.db import transaction
+    from django.conf import settings
 
-    from authtools.procedures.backup import Backup
-    from authtools.procedures.runner import JOURNAL, transactional_ddl
-    from authtools.procedures.runner import rollback as run_rollback
+    from authtools.procedures.runner import done_steps
 
-    spec = load_spec(path)
-    plan = build_plan(spec)
-    backup = Backup.open(path)
-    journal = backup.read_json(JOURNAL) if backup.has(JOURNAL) else []
-    pending = [s for s in plan.steps if s.id not in journal]
-    if pending and pending[0].undo is not None:
-        # An interrupted run may have done the next step without journalling it (killed between
-        # the two): undo it too. Every undo checks what is there, so it is harmless otherwise.
-        backup.write_json(JOURNAL, [*journal, pending[0].id])
-    if transactional_ddl(spec.database):
-        with transaction.atomic(using=spec.database):
-            return run_rollback(plan, backup, log)
-    return run_rollback(plan, backup, log)
+    backup = open_backup(path, database)
+    spec = load_spec(backup, database)
+    full = build_plan(spec)
+    done, source = done_steps(full, backup, undoing=True)
+    by_id = {s.id: s for s in full.steps}
+    plan = Plan(
+        PROCEDURE,
+        database,
+        way_back="--rollback {backup}",
+        lock_tables=full.lock_tables,
+        existing_backup=backup,
+        journal=done,
+        undoing=True,
+        empty_message="Nothing to undo.",
+    )
+    for step_id in reversed(done):
+        step = by_id[step_id]
+        if step.undo is None:
+            raise SwapRefused(
+                f"step {step.description!r} cannot be undone automatically (restore the "
+                f"database from your own backup); backup {str(backup.path)!r}"
+            )
+        plan.add(
+            Step(
+                step.id,
+                step.kind,
+                f"Undo: {step.description}",
+                step.undo,
+                atomic=step.atomic,
+                applied=step.applied,
+            )
+        )
+    undone = [by_id[i] for i in done]
+    plan.verify = lambda runtime: [
+        f"step {s.description!r} is still in effect"
+        for s in undone
+        if s.applied is not None and s.applied(runtime)
+    ]
+    plan.notes.append(
+        f"Undo the swap of backup {str(backup.path)!r}: {len(done)} of {len(full.steps)} "
+        f"step(s) done, read from {source}."
+    )
+    if getattr(settings, "AUTH_USER_MODEL", "auth.User") == spec.new_label:
+        plan.by_hand.append(
+            f"AUTH_USER_MODEL still names {spec.new_label!r}: set it back to "
+            f"{spec.old_label!r} in the settings"
+        )
+    new_app = spec.new_label.split(".")[0]
+    if new_app != spec.old_label.split(".")[0]:
+        plan.by_hand.append(
+            f"the app {new_app!r} stays in INSTALLED_APPS and on disk (its model and "
+            "migrations): remove it, or keep it for the next swap"
+        )
+    return plan
+
+
+def interrupted(root: Path, database: str) -> tuple[Path, int, int] | None:
+    """The newest swap backup under ROOT when its run stopped half-way: (folder, steps done,
+    steps in all). None when there is none, it is complete or undone, or it cannot be read."""
+    from authtools.procedures.backup import BackupError
+    from authtools.procedures.runner import ProcedureError, done_steps
+
+    path = latest_backup(root)
+    if path is None:
+        return None
+    try:
+        backup = open_backup(path, database)
+        if not backup.has("swap-spec"):
+            return None
+        full = build_plan(load_spec(backup, database))
+        done, _ = done_steps(full, backup)
+    except (BackupError, ProcedureError, SwapRefused, OSError):
+        return None
+    if done and len(done) < len(full.steps):
+        return path, len(done), len(full.steps)
+    return None

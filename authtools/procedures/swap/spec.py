@@ -74,18 +74,156 @@ class SwapSpec:
         return cls(**{**data, "steps": steps})
 
 
-def load_spec(backup_path: Path) -> SwapSpec:
-    from authtools.procedures.backup import Backup
+def load_spec(backup: Any, database: str) -> SwapSpec:
+    """The swap plan saved in BACKUP (an opened, digest-checked ``Backup``), checked against its
+    schema and against the live database and project: every name it will touch exists and
+    belongs to the swap, every stored statement is the one the code generates, every file is
+    inside the new app's folder. BackupError (one line: file and field) otherwise."""
+    from authtools.procedures.backup import BackupError, invalid
+    from authtools.procedures.schema import ShapeError, check, of_dataclass
 
-    backup = Backup.open(backup_path)
     if not backup.has(SPEC):
-        raise SwapRefused(f"{str(backup_path)!r} holds no swap plan ({SPEC}.json is missing)")
-    return SwapSpec.from_dict(backup.read_json(SPEC))
+        raise BackupError(f"{str(backup.path)!r} holds no swap plan ({SPEC}.json is missing)")
+    data = backup.read_json(SPEC, of_dataclass(SwapSpec))
+    file = backup.path / f"{SPEC}.json"
+    try:
+        for number, step in enumerate(data["steps"]):
+            where = f"steps[{number}]"
+            if step["kind"] not in _STEP_SCHEMAS:
+                raise ShapeError(f"{where}.kind", f"is {step['kind']!r}, not a swap step")
+            check(step["data"], _STEP_SCHEMAS[step["kind"]], f"{where}.data")
+            for index, rename in enumerate(step["renames"]):
+                check(rename, _RENAME, f"{where}.renames[{index}]")
+        spec = SwapSpec.from_dict(data)
+        _check_against_reality(spec, database)
+    except ShapeError as exc:
+        raise invalid(file, exc.field, exc.problem) from None
+    return spec
+
+
+def _schemas() -> tuple[Any, dict[str, Any]]:
+    from authtools.procedures.schema import Keys
+
+    rename = Keys(
+        {
+            "kind": str,
+            "table": str,
+            "old": str,
+            "new": str,
+            "columns": list[str],
+            "unique": bool,
+        }
+    )
+    steps = {
+        "renames": Keys({}),
+        "sql": Keys({}),
+        "contenttypes": Keys({"old": str, "new": str, "old_id": int, "relabel": bool}),
+        "migrations": Keys({"migrations": list[list[str]]}),
+        "files": Keys({"write": dict[str, str], "replace": dict[str, str]}),
+        "migrate": Keys({"migration": list[str], "mirror": list[str]}),
+    }
+    return rename, steps
+
+
+_RENAME, _STEP_SCHEMAS = _schemas()
+_KINDS = ("table", "column", "index", "constraint", "sequence")
+
+
+def _check_against_reality(spec: SwapSpec, database: str) -> None:
+    """ShapeError naming the first field of SPEC that the live project contradicts."""
+    import re
+
+    from django.apps import apps
+    from django.db import connections
+
+    from authtools.db.schema import Rename, rename_sql, sequence_reset_sql
+    from authtools.procedures.schema import ShapeError
+
+    connection = connections[database]
+    if spec.database != database:
+        raise ShapeError("database", f"is {spec.database!r}, but this run is on {database!r}")
+    if spec.vendor != connection.vendor:
+        raise ShapeError("vendor", f"is {spec.vendor!r}, not {connection.vendor!r}")
+    label = re.compile(r"^[A-Za-z_]\w*\.[A-Za-z_]\w*$")
+    for name in ("old_label", "new_label"):
+        if not label.match(getattr(spec, name)):
+            raise ShapeError(name, "is not an 'app_label.Model' label")
+    with connection.cursor() as cursor:
+        tables = set(connection.introspection.table_names(cursor))
+    # The tables the swap moves: each must exist now under its old or its new name.
+    moved = {spec.old_table: spec.new_table, **spec.renamed_tables}
+    for old, new in moved.items():
+        if old not in tables and new not in tables:
+            raise ShapeError("renamed_tables", f"names {old!r}, which is not in the database")
+    known = set(moved) | set(moved.values()) | {t for t, _ in spec.referencing}
+    for number, step in enumerate(spec.steps):
+        where = f"steps[{number}]"
+        for index, raw in enumerate(step.renames):
+            rename = Rename.from_dict(raw)
+            field = f"{where}.renames[{index}]"
+            if rename.kind not in _KINDS:
+                raise ShapeError(f"{field}.kind", f"is {rename.kind!r}, not a renamable object")
+            if rename.kind == "table" and (rename.old, rename.new) not in moved.items():
+                raise ShapeError(f"{field}.old", f"{rename.old!r} is not a table the swap moves")
+            if rename.table not in known:
+                raise ShapeError(f"{field}.table", f"{rename.table!r} is not a table of the swap")
+        regenerated = [s for r in step.renames for s in rename_sql(connection, Rename.from_dict(r))]
+        if step.kind == "sql":
+            regenerated = sequence_reset_sql(connection, spec.new_table, spec.pk_column)
+        if step.kind in ("renames", "sql") and step.sql != regenerated:
+            raise ShapeError(
+                f"{where}.sql", "is not the SQL this step generates: a backup holds data, not SQL"
+            )
+        pairs = step.data.get("migrations", []) + [
+            step.data[k] for k in ("migration", "mirror") if step.data.get(k)
+        ]
+        labels = {c.label for c in apps.get_app_configs()}
+        for pair in pairs:
+            if len(pair) != 2 or pair[0] not in labels or not re.fullmatch(r"\w+", pair[1]):
+                raise ShapeError(f"{where}.data", f"names {pair!r}, not a migration here")
+    folder = _app_folder(spec.new_label)
+    for field, paths in _file_fields(spec):
+        for path in paths:
+            if not _inside_folder(path, folder):
+                raise ShapeError(
+                    field, f"{path!r} is not inside the folder of app {spec.new_label!r}"
+                )
+
+
+def _file_fields(spec: SwapSpec) -> list[tuple[str, list[str]]]:
+    fields = [("files", list(spec.files)), ("replaced_files", list(spec.replaced_files))]
+    for number, step in enumerate(spec.steps):
+        for key in ("write", "replace"):
+            if key in step.data:
+                fields.append((f"steps[{number}].data.{key}", list(step.data[key])))
+    return fields
+
+
+def _app_folder(label: str) -> Path | None:
+    from django.apps import apps
+
+    app_label = label.split(".")[0]
+    for config in apps.get_app_configs():
+        if config.label == app_label:
+            return Path(config.path).resolve()
+    return None
+
+
+def _inside_folder(path: str, folder: Path | None) -> bool:
+    """PATH names a file inside FOLDER: no '..', and no symlink leading out of it."""
+    if folder is None or ".." in Path(path).parts:
+        return False
+    resolved = (folder / path).resolve() if not Path(path).is_absolute() else Path(path).resolve()
+    try:
+        resolved.relative_to(folder)
+    except ValueError:
+        return False
+    return True
 
 
 def latest_backup(root: Path) -> Path | None:
     """The newest swap backup under ROOT (its folder names sort by time)."""
     if not root.is_dir():
         return None
-    found = sorted(p for p in root.glob(f"{PROCEDURE}-*") if (p / f"{SPEC}.json").is_file())
+    found = sorted(p for p in root.glob(f"{PROCEDURE}-*") if (p / "manifest.json").is_file())
     return found[-1] if found else None

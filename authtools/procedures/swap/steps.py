@@ -8,6 +8,7 @@ from typing import Any
 
 from authtools.db.locks import DEFAULT_LOCK_ATTEMPTS, TableLocks, session_lock_timeout
 from authtools.db.schema import Rename, exists, rename_sql, reset_sequence
+from authtools.procedures.migration_files import write_source
 from authtools.procedures.plan import Plan, Runtime, Step, StepKind
 from authtools.procedures.swap.spec import PROCEDURE, SPEC, StepSpec, SwapSpec
 from authtools.procedures.swap.verify import verify
@@ -175,9 +176,11 @@ def applied(spec: SwapSpec, s: StepSpec, renames: list[Rename]) -> bool:
     if s.kind == "contenttypes":
         from django.contrib.contenttypes.models import ContentType
 
+        rows = ContentType.objects.db_manager(spec.database).filter(pk=s.data["old_id"])
+        if not s.data.get("relabel"):  # merged into the successor's row: the old one is gone
+            return not rows.exists()
         app_label, model = s.data["new"].split(".")
-        row = ContentType.objects.db_manager(spec.database).filter(pk=s.data["old_id"]).first()
-        return row is None or (row.app_label, row.model) == (app_label, model)
+        return rows.filter(app_label=app_label, model=model).exists()
     if s.kind in ("migrations", "migrate"):
         from django.db.migrations.recorder import MigrationRecorder
 
@@ -212,7 +215,7 @@ def write_files(write: dict[str, str], replace: dict[str, str]) -> None:
             Path(path).unlink(missing_ok=True)
     for path, source in write.items():
         Path(path).parent.mkdir(parents=True, exist_ok=True)
-        Path(path).write_text(source)
+        write_source(Path(path), source)
     forget_modules(_package_of(write))
 
 
@@ -247,7 +250,7 @@ def restore_files(write: dict[str, str], replace: dict[str, str]) -> None:
         if path not in replace and not path.endswith("__init__.py"):
             Path(path).unlink(missing_ok=True)
     for path, source in replace.items():
-        Path(path).write_text(source)
+        write_source(Path(path), source)
     forget_modules(_package_of(write))
 
 
