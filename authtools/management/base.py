@@ -86,15 +86,16 @@ class ProcedureCommand(BaseCommand):
         if plan.empty:
             self.emit(plan, None, options, "Nothing to do.")
             return None
-        if not json_mode:
+        if not json_mode and options["verbosity"] >= 1:  # 0: errors and the final result only
             self.stdout.write(self.style.MIGRATE_HEADING(f"Plan ({plan.procedure}):"))
             for line in plan.lines():
                 self.stdout.write(f"  {line}")
         if options["dry_run"]:
             self.emit(plan, None, options, "Dry run: nothing was changed.")
             return None
-        if options["interactive"] and not self.confirm(json_mode):
-            raise CommandError("Cancelled: nothing was changed.", returncode=1)
+        if options["interactive"] and not self.confirm(json_mode):  # exit 0, as Django's flush
+            self.emit(plan, None, options, "Cancelled: nothing was changed.")
+            return None
         try:
             backup = Backup.create(self.backup_root(options), plan.procedure)
         except BackupError as exc:
