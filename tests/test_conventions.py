@@ -153,7 +153,10 @@ def test_reset_says_nothing_to_reset_on_auth_user(project: Project) -> None:
     }
 
 
-def test_reset_db_needs_django_extensions_before_anything_changes(project: Project) -> None:
+def test_reset_db_needs_django_extensions_then_verbosity_2(project: Project) -> None:
+    """--reset-db refuses in its dry run and its preflight, before any file changes, when
+    django_extensions is not installed; then the plain reset (which does not need it) at -v 2
+    announces every step and every child process as it starts."""
     project.migrate()
     project.remove("accounts/migrations/0001_initial.py")
     append_settings(
@@ -171,3 +174,27 @@ def test_reset_db_needs_django_extensions_before_anything_changes(project: Proje
         "__init__.py"
     ]
     assert not (project.path / ".authtools-backups").exists()
+
+    loud = project.manage("reset_user_migrations", "--noinput", "-v", "2")
+    assert loud.code == 0, str(loud)
+    progress = [line for line in loud.out.splitlines() if line.startswith(("Applying", "Running"))]
+    assert progress == [
+        "Applying: Run makemigrations accounts with the real AUTH_USER_MODEL",
+        "Running: manage.py makemigrations accounts --noinput --skip-checks",
+        "Applying: Delete 1 row(s) of 'accounts' from django_migrations",
+        "Applying: Record accounts.0001_initial as applied: the database has its tables and "
+        "columns",
+        "Running: manage.py migrate --check --noinput --database default",
+        "Running: manage.py makemigrations --check --dry-run --noinput",
+        "Running: manage.py check --database default",
+        "Running: manage.py diagnose_user_model --format json --database default --fail-level "
+        "error",
+    ]
+    assert loud.out.endswith("Done; verified.\n")
+    # -v 0: only the final result (where the backup is, and the verdict).
+    project.remove("accounts/migrations/0001_initial.py")
+    quiet = project.manage("reset_user_migrations", "--noinput", "-v", "0")
+    assert quiet.code == 0, str(quiet)
+    lines = quiet.out.splitlines()
+    assert len(lines) == 3 and lines[0] == "Generated: 0001_initial", quiet.out
+    assert lines[1].startswith("Backup: ") and lines[2] == "Done; verified.", quiet.out
