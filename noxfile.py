@@ -84,6 +84,7 @@ def run_tests(session: nox.Session, django: str) -> None:
         "no:cacheprovider",
         "-n",
         workers,
+        "--durations=15",  # where the time goes, in every CI log
         *session.posargs,
         env={
             "COVERAGE_PROCESS_START": str(ROOT / "pyproject.toml"),
