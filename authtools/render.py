@@ -21,13 +21,16 @@ def report_json(report: Report) -> str:
 
 
 def report_text(report: Report, style: Style, verbosity: int = 1) -> str:
-    """The human-readable report: one block per finding, then a count."""
+    """The human-readable report: one block per finding, then a count. Verbosity 0 (as Django's
+    commands): the errors and the count only."""
     lines = [
         style.MIGRATE_HEADING(f"AUTH_USER_MODEL = {report.auth_user_model!r}")
         + f" (Django {report.django_version}, authtools {report.authtools_version})"
     ]
     paint = {"error": style.ERROR, "warning": style.WARNING, "info": style.NOTICE}
     for f in report.findings:
+        if verbosity == 0 and f.severity != "error":
+            continue
         lines.append("")
         lines.append(
             paint[f.severity](f"{f.severity.upper()} {f.id} [{f.cause}]") + f" {f.message}"
@@ -40,7 +43,7 @@ def report_text(report: Report, style: Style, verbosity: int = 1) -> str:
             lines.append(f"  fix: {f.fix_command}")
     lines.append("")
     lines.append(summary_line(report, style))
-    return "\n".join(lines)
+    return "\n".join(lines[2:] if verbosity == 0 else lines)
 
 
 def summary_line(report: Report, style: Style) -> str:

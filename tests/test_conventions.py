@@ -44,7 +44,7 @@ def test_version_and_skip_checks(project: Project) -> None:
     skipped = project.manage("reset_user_migrations", "--skip-checks", "--dry-run")
     assert (skipped.code, skipped.out, skipped.err) == (0, "Nothing to do.\n", "")
     diagnosed = project.manage("diagnose_user_model", "--skip-checks", "--no-db", "-v", "0")
-    assert diagnosed.code == 0, str(diagnosed)
+    assert (diagnosed.code, diagnosed.out, diagnosed.err) == (0, "No problems found.\n", "")
     assert "--skip-checks" in project.manage("swap_user_model", "--help").out
 
 
@@ -198,3 +198,30 @@ def test_reset_db_needs_django_extensions_then_verbosity_2(project: Project) -> 
     lines = quiet.out.splitlines()
     assert len(lines) == 3 and lines[0] == "Generated: 0001_initial", quiet.out
     assert lines[1].startswith("Backup: ") and lines[2] == "Done; verified.", quiet.out
+
+
+def test_diagnosis_text_at_verbosity_0_keeps_errors_and_the_count() -> None:
+    from django.core.management.color import no_style
+
+    from authtools.diagnosis.report import Finding, Report
+    from authtools.render import report_text
+
+    report = Report(
+        "accounts.User",
+        "6.1",
+        "0.1.0",
+        [
+            Finding("authtools.W303", "warning", "references", "A warning.", "Do this."),
+            Finding("authtools.E401", "error", "migrations", "An error.", "Do that.", None, "fix"),
+        ],
+    )
+    assert report_text(report, no_style(), 0) == (
+        "ERROR authtools.E401 [migrations] An error.\n"
+        "  hint: Do that.\n"
+        "  fix: fix\n"
+        "\n"
+        "1 error, 1 warning, 0 infos."
+    )
+    assert report_text(report, no_style(), 1).startswith(
+        "AUTH_USER_MODEL = 'accounts.User' (Django 6.1, authtools 0.1.0)\n\nWARNING"
+    )
