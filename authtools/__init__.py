@@ -5,6 +5,9 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 __version__ = "0.1.0"
+# The name to pip install (the import package is ``authtools``; that name on the package index
+# is an unrelated project). Code that prints the distribution's name uses this constant.
+DISTRIBUTION = "django-user-model-doctor"
 
 if TYPE_CHECKING:
     from authtools.diagnosis.report import Report

@@ -22,7 +22,8 @@ def report_json(report: Report) -> str:
 
 def report_text(report: Report, style: Style, verbosity: int = 1) -> str:
     """The human-readable report: one block per root finding, the findings that follow from it
-    indented under it ("because of"), then a count."""
+    indented under it ("because of"), then a count. Verbosity 0 (as Django's commands): the
+    errors and the count only."""
     lines = [
         style.MIGRATE_HEADING(f"AUTH_USER_MODEL = {report.auth_user_model!r}")
         + f" (Django {report.django_version}, authtools {report.authtools_version})"
@@ -32,17 +33,21 @@ def report_text(report: Report, style: Style, verbosity: int = 1) -> str:
     for f in report.findings:
         if f.because is not None and f.because in ids:
             continue  # printed under its cause
+        if verbosity == 0 and f.severity != "error":
+            continue
         lines.append("")
         lines += _block(f, style, "")
         if f.id in shown:
             continue
         shown.add(f.id)
         for child in report.consequences(f):
+            if verbosity == 0 and child.severity != "error":
+                continue
             lines.append("")
             lines += _block(child, style, "    ", because=f.id)
     lines.append("")
     lines.append(summary_line(report, style))
-    return "\n".join(lines)
+    return "\n".join(lines[2:] if verbosity == 0 else lines)
 
 
 def _block(f: Finding, style: Style, indent: str, because: str | None = None) -> list[str]:

@@ -102,15 +102,16 @@ class ProcedureCommand(BaseCommand):
         if plan.existing_backup is None:
             root, notes = self.backup_root_and_notes(options)
             plan.notes.extend(notes)
-        if not json_mode:
+        if not json_mode and options["verbosity"] >= 1:  # 0: errors and the final result only
             self.stdout.write(self.style.MIGRATE_HEADING(f"Plan ({plan.procedure}):"))
             for line in plan.lines():
                 self.stdout.write(f"  {line}")
         if options["dry_run"]:
             self.emit(plan, None, options, "Dry run: nothing was changed.")
             return None
-        if options["interactive"] and not self.confirm(json_mode):
-            raise CommandError("Cancelled: nothing was changed.", returncode=1)
+        if options["interactive"] and not self.confirm(json_mode):  # exit 0, as Django's flush
+            self.emit(plan, None, options, "Cancelled: nothing was changed.")
+            return None
         if root is None:
             backup = plan.existing_backup
         else:

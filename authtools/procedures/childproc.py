@@ -17,6 +17,8 @@ import tempfile
 import threading
 import uuid
 from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -25,6 +27,26 @@ _BOOTSTRAP = (
     "import sys; from django.core.management import execute_from_command_line; "
     "execute_from_command_line(['manage.py'] + sys.argv[1:])"
 )
+
+
+# Who wants to hear about each child process as it starts (the command, at verbosity 2).
+_observer: ContextVar[Callable[[str], None] | None] = ContextVar("childproc_observer", default=None)
+
+
+@contextmanager
+def observe(callback: Callable[[str], None]) -> Iterator[None]:
+    """Call CALLBACK with a line naming each child process before it starts."""
+    token = _observer.set(callback)
+    try:
+        yield
+    finally:
+        _observer.reset(token)
+
+
+def describe(args: Sequence[str], overrides: Mapping[str, Any] | None) -> str:
+    """'manage.py migrate --check (AUTH_USER_MODEL='auth.User')'."""
+    with_ = ", ".join(f"{name}={value!r}" for name, value in (overrides or {}).items())
+    return f"manage.py {' '.join(args)}" + (f" (with {with_})" if with_ else "")
 
 
 @dataclass
@@ -75,6 +97,9 @@ def run_manage(
         env["DJANGO_SETTINGS_MODULE"] = module
         env["PYTHONPATH"] = os.pathsep.join(path)
         env["PYTHONDONTWRITEBYTECODE"] = "1"
+        observer = _observer.get()
+        if observer is not None:
+            observer(f"Running: {describe(args, overrides)}")
         with _parent_signals_end_child():
             proc = subprocess.run(
                 [sys.executable, "-c", _BOOTSTRAP, *args],

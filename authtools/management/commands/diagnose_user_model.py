@@ -9,6 +9,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from authtools import pipe, render
 from authtools.db.connection import database_choices
 from authtools.fixes import diagnose
+from authtools.management.conventions import Conventions
 
 
 def add_diagnosis_arguments(parser: Any, database_choices: tuple[str, ...] | None) -> None:
@@ -44,7 +45,7 @@ def add_diagnosis_arguments(parser: Any, database_choices: tuple[str, ...] | Non
     )
 
 
-class Command(BaseCommand):
+class Command(Conventions, BaseCommand):
     help = "Diagnose AUTH_USER_MODEL problems: what is wrong, where, and the exact fix."
 
     # The project being diagnosed may fail Django's own checks: that is what we are here for.

@@ -9,13 +9,14 @@ from typing import Any
 from django.core.management.base import CommandError, CommandParser
 
 from authtools.management.base import ProcedureCommand
+from authtools.management.conventions import Conventions
 from authtools.procedures import contenttypes
 from authtools.procedures.backup import BackupError
 from authtools.procedures.plan import Plan
 from authtools.procedures.runner import RunResult
 
 
-class Command(ProcedureCommand):
+class Command(Conventions, ProcedureCommand):
     help = (
         "Create missing content types and permissions, move stale content types (a swapped-out "
         "user model, renamed or moved models) to their successors with their permissions, "

@@ -8,12 +8,13 @@ from typing import Any
 from django.core.management.base import CommandError, CommandParser
 
 from authtools.management.base import ProcedureCommand
+from authtools.management.conventions import Conventions
 from authtools.procedures import reset
 from authtools.procedures.plan import Plan
 from authtools.procedures.runner import RunResult
 
 
-class Command(ProcedureCommand):
+class Command(Conventions, ProcedureCommand):
     help = (
         "Regenerate an app's migrations (default: the app of AUTH_USER_MODEL), repair other "
         "apps' dependencies and the django_migrations table, and verify the result."
@@ -66,6 +67,13 @@ class Command(ProcedureCommand):
         except reset.ResetError as exc:
             raise CommandError(f"{exc} Nothing was changed.") from exc
 
+    def handle(self, *args: Any, **options: Any) -> None:
+        plan = self.build_plan(**options)
+        if plan.empty and reset.NOTHING_TO_RESET in plan.notes:  # a precise "nothing to do"
+            self.emit(plan, None, options, reset.NOTHING_TO_RESET)
+            return
+        self.run_plan(plan, options)
+
     def result_data(self, result: RunResult) -> dict[str, Any]:
         return {"state": result.state}
 
@@ -75,7 +83,7 @@ class Command(ProcedureCommand):
             self.stdout.write(f"Temporary AUTH_USER_MODEL='auth.User' run: {state['revert']}")
         if state.get("generated"):
             self.stdout.write(f"Generated: {', '.join(state['generated'])}")
-        for outcome in state.get("verification", []):
+        for outcome in state.get("verification", []) if self.verbosity >= 1 else []:
             mark = self.style.SUCCESS("ok") if outcome["ok"] else self.style.ERROR("FAILED")
             detail = "" if outcome["ok"] else f": {outcome['detail']}"
             self.stdout.write(f"Verify {outcome['check']}: {mark}{detail}")

@@ -8,13 +8,14 @@ from typing import Any
 from django.core.management.base import CommandError, CommandParser
 
 from authtools.management.base import ProcedureCommand
+from authtools.management.conventions import Conventions
 from authtools.procedures import swap
 from authtools.procedures.backup import BackupError
 from authtools.procedures.plan import Plan
 from authtools.procedures.runner import ProcedureError, RunResult
 
 
-class Command(ProcedureCommand):
+class Command(Conventions, ProcedureCommand):
     help = (
         "Move a project's database from the old user model (--from) to AUTH_USER_MODEL by "
         "renaming tables and constraints, relabelling the content type and recording the new "
@@ -138,8 +139,7 @@ class Command(ProcedureCommand):
                 plan = swap.build_plan(spec)
                 self.lock_log(plan, options)
                 if options["sql"]:
-                    for statement in plan.sql():
-                        self.stdout.write(statement)
+                    self.write_sql(plan.sql(), options["format"] == "json")
                     return
                 with swap.ddl_session(database):
                     self.run_plan(plan, options)
@@ -280,9 +280,9 @@ class Command(ProcedureCommand):
             return
         counts = result.state.get("contenttypes")
         if counts:
-            self.stdout.write(
-                "Content types: " + ", ".join(f"{k} {v}" for k, v in sorted(counts.items()))
-            )
+            from authtools.procedures.contenttypes.words import describe_counts
+
+            self.stdout.write(f"Content type of the old user model: {describe_counts(counts)}.")
         locks = getattr(getattr(self, "plan", None), "lock_tables", None)
         if isinstance(locks, swap.TableLocks) and locks.waits:
             attempts = len(locks.waits)

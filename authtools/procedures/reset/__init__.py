@@ -42,7 +42,7 @@ from authtools.procedures.reset.history import (
     read_rows,
 )
 from authtools.procedures.reset.inspection import inspect
-from authtools.procedures.reset.plan import build_plan
+from authtools.procedures.reset.plan import NOTHING_TO_RESET, build_plan
 from authtools.procedures.reset.project import (
     check_database,
     migrations_folder,
@@ -85,6 +85,7 @@ from authtools.procedures.reset.verification import verify
 __all__ = [
     "DESTRUCTIVE",
     "DOCUMENT",
+    "NOTHING_TO_RESET",
     "OTHER_PROCEDURES",
     "PLACEHOLDER",
     "PREDICTED",

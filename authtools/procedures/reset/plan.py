@@ -27,6 +27,12 @@ from authtools.procedures.reset.steps import (
 )
 from authtools.procedures.reset.verification import verify
 
+NOTHING_TO_RESET = (
+    "AUTH_USER_MODEL is Django's default 'auth.User', whose migrations ship with Django: there "
+    "is nothing to reset. To reset an app of the project, name it: reset_user_migrations "
+    "APP_LABEL."
+)
+
 
 def build_plan(
     label: str | None,
@@ -37,14 +43,25 @@ def build_plan(
     force: bool = False,
 ) -> Plan:
     """The reset of LABEL's migrations as a Plan (empty when there is nothing to do)."""
-    if reset_db:
-        from django.conf import settings
+    from django.apps import apps
+    from django.conf import settings
 
+    if reset_db:
         if not (settings.DEBUG or force):
             raise ResetError(
                 "--reset-db drops the whole database and is for development only: refused "
                 "because DEBUG is False. Pass --force if this really is a development database."
             )
+        if not apps.is_installed("django_extensions"):  # checked before anything changes
+            raise ResetError(
+                "--reset-db runs django-extensions' reset_db, but 'django_extensions' is not in "
+                'INSTALLED_APPS: add "django_extensions" to INSTALLED_APPS (pip install '
+                "django-extensions if it is missing) and run again."
+            )
+    if label is None and settings.AUTH_USER_MODEL == "auth.User":
+        plan = Plan(PROCEDURE, database)
+        plan.notes.append(NOTHING_TO_RESET)
+        return plan
     ins = inspect(label, database, via_auth_user=via_auth_user)
     plan = Plan(PROCEDURE, database)
     plan.data["app_label"] = ins.label

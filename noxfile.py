@@ -1,0 +1,127 @@
+"""The test matrix: one session per supported Django version, lint, and the coverage report.
+
+Run it through ``scripts/test`` (the README's command), which installs nox and coverage in
+.venvs/runner, finds the Pythons (also under ~/.pyenv) and honours AUTHTOOLS_DJANGO,
+AUTHTOOLS_LINT and AUTHTOOLS_TEST_WORKERS; or directly, with nox and coverage installed:
+
+    nox -s tests-6.1 -- -k diagnose      # one Django version, extra args to pytest
+    nox -s lint coverage                 # ruff, mypy; combine and report coverage
+
+Coverage follows every child process the tests start (manage.py runs, xdist workers):
+COVERAGE_PROCESS_START names pyproject.toml, and the .pth file coverage installs in each
+virtualenv starts measurement in any Python process that sees that variable.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import nox
+
+ROOT = Path(__file__).resolve().parent
+# Django version -> the newest Python it supports that we test it with.
+PYTHON_FOR = {"4.2": "3.10", "5.2": "3.11", "6.0": "3.12", "6.1": "3.13"}
+LINT_DJANGO = "6.1"
+COVERAGE_FILE = str(ROOT / ".coverage")
+
+nox.options.sessions = [*(f"tests-{dj}" for dj in PYTHON_FOR), "lint", "coverage"]
+nox.options.reuse_existing_virtualenvs = True
+nox.options.envdir = str(ROOT / ".venvs" / "nox")
+
+
+def install_once(session: nox.Session, *requirements: str) -> None:
+    """pip install REQUIREMENTS unless this virtualenv already has them for this pyproject.toml."""
+    stamp = Path(session.virtualenv.location) / ".authtools-stamp"
+    want = hashlib.sha1(
+        (ROOT / "pyproject.toml").read_bytes() + " ".join(requirements).encode()
+    ).hexdigest()
+    if stamp.exists() and stamp.read_text() == want:
+        return
+    session.install("--upgrade", "pip")
+    session.install(*requirements)
+    stamp.write_text(want)
+
+
+def install_mysqlclient(session: nox.Session) -> None:
+    """The MariaDB/MySQL driver builds from source (libmariadb-dev and pkg-config), so it is
+    installed apart and tried again on each run until it builds; without it the MariaDB tests
+    skip with the reason, or fail under AUTHTOOLS_REQUIRE_DATABASES=1."""
+    python = str(Path(session.bin) / "python")
+    if subprocess.run([python, "-c", "import MySQLdb"], capture_output=True).returncode == 0:
+        return
+    log = Path(session.virtualenv.location) / "mysqlclient.log"
+    with log.open("w") as out:
+        built = subprocess.run(
+            [python, "-m", "pip", "install", "mysqlclient>=2.2"], stdout=out, stderr=out
+        )
+    if built.returncode != 0:
+        session.warn(
+            "mysqlclient could not be built (it needs libmariadb-dev and pkg-config): "
+            f"the MariaDB tests cannot run; see {log}"
+        )
+
+
+def run_tests(session: nox.Session, django: str) -> None:
+    install_once(session, "-e", ".[test]", f"django~={django}.0")
+    install_mysqlclient(session)
+    session.run(
+        "python",
+        "-c",
+        "import django, sys; print('Django', django.get_version(), 'on Python', "
+        "sys.version.split()[0])",
+    )
+    workers = os.environ.get("AUTHTOOLS_TEST_WORKERS", "auto")
+    session.run(
+        "coverage",
+        "run",
+        "-m",
+        "pytest",
+        "-p",
+        "no:cacheprovider",
+        "-n",
+        workers,
+        "--durations=15",  # where the time goes, in every CI log
+        *session.posargs,
+        env={
+            "COVERAGE_PROCESS_START": str(ROOT / "pyproject.toml"),
+            "COVERAGE_FILE": COVERAGE_FILE,
+        },
+    )
+
+
+def tests_session(django: str) -> object:
+    @nox.session(name=f"tests-{django}", python=PYTHON_FOR[django])
+    def tests(session: nox.Session) -> None:
+        run_tests(session, django)
+
+    tests.__doc__ = f"pytest on Django {django}, under coverage (child processes included)."
+    return tests
+
+
+for _django in PYTHON_FOR:
+    globals()[f"tests_{_django.replace('.', '_')}"] = tests_session(_django)
+
+
+@nox.session(python=PYTHON_FOR[LINT_DJANGO])
+def lint(session: nox.Session) -> None:
+    """ruff check, ruff format --check, mypy."""
+    install_once(session, "-e", ".[test,dev]", f"django~={LINT_DJANGO}.0")
+    session.run("ruff", "check", ".")
+    session.run("ruff", "format", "--check", ".")
+    session.run("mypy")
+
+
+@nox.session(python=False)
+def coverage(session: nox.Session) -> None:
+    """Combine the data of every test session and child process, print the figure; with
+    ``-- --fail-under`` (scripts/test on a whole run, hence CI) enforce the floor set in
+    pyproject.toml ([tool.coverage.report] fail_under)."""
+    env = {"COVERAGE_FILE": COVERAGE_FILE}
+    coverage = (sys.executable, "-m", "coverage")  # installed beside nox (scripts/test does it)
+    session.run(*coverage, "combine", "--quiet", env=env)
+    fail_under = [] if "--fail-under" in session.posargs else ["--fail-under=0"]
+    session.run(*coverage, "report", *fail_under, env=env)
