@@ -21,19 +21,18 @@ MISSING = {
         "ENGINE 'django.db.backends.postgresql'",
         "ImproperlyConfigured: Error loading psycopg2 or psycopg module (ModuleNotFoundError: "
         "No module named 'psycopg'; ModuleNotFoundError: No module named 'psycopg2')",
-        "Install it into this Python with the 'postgresql' extra of authtools, which brings "
-        "psycopg[binary] (or install 'psycopg[binary]' directly).",
-        'python -m pip install "authtools[postgresql]"',
+        "Install 'psycopg[binary]' into this Python (the 'postgresql' extra of "
+        "django-user-model-doctor brings the same).",
+        'python -m pip install "psycopg[binary]"',
     ),
     "mysql": (
         "ENGINE 'django.db.backends.mysql'",
         "ImproperlyConfigured: Error loading MySQLdb module. Did you install mysqlclient? "
         "(ModuleNotFoundError: No module named 'MySQLdb')",
-        "Install it into this Python with the 'mysql' extra of authtools, which brings "
-        "mysqlclient (or install 'mysqlclient' directly) (mysqlclient builds from source: it "
-        "needs the MariaDB/MySQL client headers and pkg-config, e.g. `apt-get install "
-        "libmariadb-dev pkg-config`).",
-        'python -m pip install "authtools[mysql]"',
+        "Install 'mysqlclient' into this Python (the 'mysql' extra of django-user-model-doctor "
+        "brings the same) (mysqlclient builds from source: it needs the MariaDB/MySQL client "
+        "headers and pkg-config, e.g. `apt-get install libmariadb-dev pkg-config`).",
+        'python -m pip install "mysqlclient"',
     ),
 }
 

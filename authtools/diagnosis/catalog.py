@@ -248,7 +248,7 @@ CATALOG: dict[str, Spec] = {
         "error",
         "database",
         "The database driver is not installed.",
-        "`python -m pip install` of the package's extra for the driver (`[postgresql]`, `[mysql]`); no manage.py fix: Django cannot start.",
+        "`python -m pip install` of the driver (`psycopg[binary]`, `mysqlclient`); no manage.py fix: Django cannot start.",
     ),
     # contenttypes
     "authtools.W601": Spec(

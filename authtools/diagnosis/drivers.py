@@ -13,20 +13,17 @@ import os
 from dataclasses import dataclass
 from typing import Any
 
+from authtools import DISTRIBUTION
 from authtools.diagnosis import catalog
 from authtools.diagnosis.boot import BootFailure
 from authtools.diagnosis.context import Context
 from authtools.diagnosis.report import Finding
 
-# The distribution this package is installed as (pip install DISTRIBUTION[extra]); the one
-# place that names it, for the printed install commands.
-DISTRIBUTION = "authtools"
-
 
 @dataclass(frozen=True)
 class Driver:
     family: str  # the backend family, e.g. 'postgresql'
-    extra: str | None  # the extra of DISTRIBUTION that installs it
+    extra: str | None  # the extra of authtools.DISTRIBUTION that installs it
     requirement: str  # what the extra installs, e.g. 'psycopg[binary]'
     note: str = ""
 
@@ -46,9 +43,9 @@ DRIVERS = {
 
 
 def install_command(driver: Driver) -> str:
-    if driver.extra is None:
-        return f'python -m pip install "{driver.requirement}"'
-    return f'python -m pip install "{DISTRIBUTION}[{driver.extra}]"'
+    """The driver itself: it installs from the package index as printed (the extra of this
+    package's distribution brings the same requirement, and is named in the hint)."""
+    return f'python -m pip install "{driver.requirement}"'
 
 
 def import_errors(error: BaseException | None) -> list[ImportError]:
@@ -115,9 +112,8 @@ def missing_driver(ctx: Context, failure: BootFailure) -> Finding | None:
         hint = f"Install {driver.requirement!r} into this Python."
     else:
         hint = (
-            f"Install it into this Python with the {driver.extra!r} extra of {DISTRIBUTION}, "
-            f"which brings {driver.requirement} (or install {driver.requirement!r} directly)"
-            f"{driver.note}."
+            f"Install {driver.requirement!r} into this Python (the {driver.extra!r} extra of "
+            f"{DISTRIBUTION} brings the same){driver.note}."
         )
     return catalog.finding("authtools.E505", message, hint, fix_command=install_command(driver))
 

@@ -10,12 +10,13 @@ from typing import Any
 from django.core.management.base import CommandError, CommandParser
 
 from authtools.management.base import ProcedureCommand
+from authtools.management.conventions import Conventions
 from authtools.procedures import fixcode
 from authtools.procedures.backup import Backup, BackupError
 from authtools.procedures.plan import Plan
 
 
-class Command(ProcedureCommand):
+class Command(Conventions, ProcedureCommand):
     help = (
         "Rewrite the project's own files that hard-code the user model: relation fields to "
         "settings.AUTH_USER_MODEL, run-time uses of auth.User to get_user_model(), permission "
