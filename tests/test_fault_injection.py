@@ -75,10 +75,10 @@ plan_module.Plan.add = add
 original_execute = swap_steps._execute
 
 
-def execute(connection, statements):
+def execute(connection, statements, *args, **kwargs):
     for statement in statements:
         point("statement")
-        original_execute(connection, [statement])
+        original_execute(connection, [statement], *args, **kwargs)
 
 
 swap_steps._execute = execute

@@ -14,6 +14,7 @@ A command uses it by naming it first among its bases: ``class Command(Convention
 from __future__ import annotations
 
 import json
+import sys
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import ExitStack, contextmanager
 from typing import Any, TextIO
@@ -23,6 +24,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db import connections
 
 import authtools
+from authtools import pipe
 from authtools.procedures import childproc
 
 SKIP_CHECKS_HELP = (
@@ -80,7 +82,8 @@ class Conventions(BaseCommand):
     def execute(self, *args: Any, **options: Any) -> Any:
         self.verbosity = int(options.get("verbosity", 1))
         json_mode = options.get("format") == "json"
-        stream: TextIO = options.get("stdout") or self.stdout._out  # type: ignore[assignment]
+        # A closed pipe discards the rest of the output (authtools.pipe), as > /dev/null would.
+        stream: TextIO = options.get("stdout") or pipe.QuietStdout(sys.stdout)  # type: ignore[assignment]
         stdout = _Tracked(stream)
         options["stdout"] = stdout
         try:

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -116,7 +117,9 @@ def _schemas() -> tuple[Any, dict[str, Any]]:
     )
     steps = {
         "renames": Keys({}),
-        "sql": Keys({}),
+        "sequence": Keys({"table": str, "column": str}),
+        "widen": Keys({"table": str, "column": str, "from": str, "to": str}),
+        "model": Keys({"path": str}),
         "contenttypes": Keys({"old": str, "new": str, "old_id": int, "relabel": bool}),
         "migrations": Keys({"migrations": list[list[str]]}),
         "files": Keys({"write": dict[str, str], "replace": dict[str, str]}),
@@ -127,16 +130,17 @@ def _schemas() -> tuple[Any, dict[str, Any]]:
 
 _RENAME, _STEP_SCHEMAS = _schemas()
 _KINDS = ("table", "column", "index", "constraint", "sequence")
+# The key fields a widening step may name (it builds them with getattr(django.db.models, ...)).
+_KEY_FIELDS = frozenset({"SmallAutoField", "AutoField", "BigAutoField"})
 
 
 def _check_against_reality(spec: SwapSpec, database: str) -> None:
     """ShapeError naming the first field of SPEC that the live project contradicts."""
-    import re
 
     from django.apps import apps
     from django.db import connections
 
-    from authtools.db.schema import Rename, rename_sql, sequence_reset_sql
+    from authtools.db.schema import Rename
     from authtools.procedures.schema import ShapeError
 
     connection = connections[database]
@@ -167,13 +171,14 @@ def _check_against_reality(spec: SwapSpec, database: str) -> None:
                 raise ShapeError(f"{field}.old", f"{rename.old!r} is not a table the swap moves")
             if rename.table not in known:
                 raise ShapeError(f"{field}.table", f"{rename.table!r} is not a table of the swap")
-        regenerated = [s for r in step.renames for s in rename_sql(connection, Rename.from_dict(r))]
-        if step.kind == "sql":
-            regenerated = sequence_reset_sql(connection, spec.new_table, spec.pk_column)
-        if step.kind in ("renames", "sql") and step.sql != regenerated:
-            raise ShapeError(
-                f"{where}.sql", "is not the SQL this step generates: a backup holds data, not SQL"
-            )
+        if step.sql:  # every statement is regenerated from the data by the code that runs it
+            raise ShapeError(f"{where}.sql", "holds SQL: a backup holds data, not SQL")
+        if step.kind in ("sequence", "widen") and step.data["table"] not in known:
+            raise ShapeError(f"{where}.data.table", "is not a table of the swap")
+        if step.kind == "widen":
+            for key in ("from", "to"):
+                if step.data[key] not in _KEY_FIELDS:
+                    raise ShapeError(f"{where}.data.{key}", "is not an automatic key field")
         pairs = step.data.get("migrations", []) + [
             step.data[k] for k in ("migration", "mirror") if step.data.get(k)
         ]
@@ -192,6 +197,8 @@ def _check_against_reality(spec: SwapSpec, database: str) -> None:
 
 def _file_fields(spec: SwapSpec) -> list[tuple[str, list[str]]]:
     fields = [("files", list(spec.files)), ("replaced_files", list(spec.replaced_files))]
+    if spec.model_edit:
+        fields.append(("model_edit.path", [spec.model_edit.get("path", "")]))
     for number, step in enumerate(spec.steps):
         for key in ("write", "replace"):
             if key in step.data:
