@@ -234,9 +234,11 @@ def reset_restore(t: Transcript) -> None:
 
 
 def reset_switched(t: Transcript) -> None:
+    """A project that went live on auth.User, then switched: the reset refuses (it would create
+    empty user tables) and names the swap."""
     migrate_as_auth_user(t.project)
     t.manage("migrate", short_traceback=True, code=1)
-    t.manage("reset_user_migrations", "--noinput")
+    t.manage("reset_user_migrations", "--noinput", code=1)
 
 
 def rebuild_after_switch(t: Transcript) -> None:
