@@ -204,8 +204,11 @@ def _add_file_steps(plan: Plan, ins: Inspection) -> None:
 def _add_row_steps(plan: Plan, ins: Inspection) -> None:
     from django.db import connections
 
+    from authtools.db.schema import literal
+
     label = ins.label
-    table = connections[ins.database].ops.quote_name("django_migrations")
+    connection = connections[ins.database]
+    table = connection.ops.quote_name("django_migrations")
     if ins.rows:
         plan.add(
             Step(
@@ -215,7 +218,7 @@ def _add_row_steps(plan: Plan, ins: Inspection) -> None:
                 lambda rt: delete_rows(ins),
                 details=[r.describe(label) for r in ins.rows],
                 sql=[
-                    f"DELETE FROM {table} WHERE app = '{label}' AND id IN "
+                    f"DELETE FROM {table} WHERE app = {literal(connection, label)} AND id IN "
                     f"({', '.join(str(r.id) for r in ins.rows)})"
                 ],
             )
