@@ -86,8 +86,14 @@ class ProcedureCommand(BaseCommand):
         except BackupError as exc:
             raise CommandError(f"{exc}. Nothing was changed.") from exc
 
+    # A plan with nothing to do may still carry notes worth reading (what was left alone).
+    notes_when_empty = False
+
     def handle(self, *args: Any, **options: Any) -> None:
         plan = self.build_plan(**options)
+        if self.notes_when_empty and plan.empty and plan.notes and options["format"] == "text":
+            for note in plan.notes:
+                self.stdout.write(f"Note: {note}")
         self.run_plan(plan, options)
 
     def run_plan(self, plan: Plan, options: dict[str, Any]) -> RunResult | None:

@@ -24,6 +24,7 @@ class Command(Conventions, ProcedureCommand):
         "Shows the diff first; installed packages are never changed."
     )
     procedure = fixcode.PROCEDURE
+    notes_when_empty = True
 
     def add_arguments(self, parser: CommandParser) -> None:
         super().add_arguments(parser)
@@ -48,10 +49,3 @@ class Command(Conventions, ProcedureCommand):
             return fixcode.build_plan(options["database"])
         except (fixcode.FixError, BackupError) as exc:
             raise CommandError(f"{exc}. Nothing was changed.") from exc
-
-    def handle(self, *args: Any, **options: Any) -> None:
-        plan = self.build_plan(**options)
-        if plan.empty and plan.notes and options["format"] == "text":
-            for note in plan.notes:
-                self.stdout.write(f"Note: {note}")
-        self.run_plan(plan, options)

@@ -23,6 +23,7 @@ class Command(Conventions, ProcedureCommand):
         "assignments and log entries, and delete stale ones only with --remove-stale."
     )
     procedure = "rebuild_contenttypes"
+    notes_when_empty = True
 
     def add_arguments(self, parser: CommandParser) -> None:
         super().add_arguments(parser)
@@ -54,13 +55,6 @@ class Command(Conventions, ProcedureCommand):
             )
         except (contenttypes.RemapError, BackupError) as exc:
             raise CommandError(f"{exc}. Nothing was changed.") from exc
-
-    def handle(self, *args: Any, **options: Any) -> None:
-        plan = self.build_plan(**options)
-        if plan.empty and plan.notes and options["format"] == "text":
-            for note in plan.notes:
-                self.stdout.write(f"Note: {note}")
-        self.run_plan(plan, options)
 
     def result_data(self, result: RunResult) -> dict[str, Any]:
         keys = ("remapped", "created", "removed", "restored")
