@@ -9,11 +9,19 @@ A generated block sits between two markers; the first names the scenario that pr
     ```
     <!-- /output -->
 
-``scripts/docs`` (``python -m tests.docs``) runs each marked scenario on a fresh SQLite copy of
-testproject/ and rewrites its block; ``python -m tests.docs --check`` (and tests/test_docs.py)
-fails when a committed block differs from what the commands print now, after normalising what
-changes from run to run (times, versions, paths). Writing is idempotent: times and paths are
-written normalised, so running it twice changes nothing.
+``scripts/docs`` (``python -m tests.docs [NAME ...]``) runs each marked scenario (or the NAMEs)
+on a SQLite copy of testproject/ and rewrites its block; ``python -m tests.docs --check`` (and
+tests/test_docs.py, one test per scenario) fails when a committed block differs from what the
+commands print now, after normalising what changes from run to run (times, versions, paths).
+Writing is idempotent: times and paths are written normalised, so running it twice changes
+nothing.
+
+A scenario is (starting State, function). A State is built once per process and copied for each
+scenario that starts from it. The project of a scenario lives in TMP/mysite, shown as
+/srv/mysite; what a scenario puts beside it (a vendor/ folder) shows under /srv, and the Python
+executable as /srv/venv/bin/python. A command's stdout and stderr are shown interleaved, as a
+terminal shows them. Excerpts (findings_excerpt, plan_excerpt, tail_after_plan) cut long output
+and say so ('  ...', '[N more findings left out of this excerpt]').
 """
 
 from __future__ import annotations
@@ -415,7 +423,7 @@ def _squash_dependent_deleted(project: Project) -> None:
 
 def reset_renamed_dependency(t: Transcript) -> None:
     _squash_dependent_deleted(t.project)
-    t.manage("reset_user_migrations", "--noinput", excerpt=plan_excerpt(3, whole=(3,)))
+    t.manage("reset_user_migrations", "--dry-run", excerpt=plan_excerpt(3, whole=(3,)))
 
 
 def reset_restore(t: Transcript) -> None:
