@@ -162,9 +162,10 @@ class Transcript:
         return normalise(text)
 
 
-def findings_excerpt(*ids: str) -> Callable[[str], str]:
-    """The text report with only the first finding of each of IDS (in report order), the
-    header and the totals, and a line saying how many findings were left out."""
+def findings_excerpt(*ids: str, probe: str = "") -> Callable[[str], str]:
+    """The text report with only the first finding of each of IDS (in report order), or every
+    finding of PROBE, the header and the totals, and a line saying how many findings were left
+    out."""
 
     def cut(report: str) -> str:
         paragraphs = report.rstrip("\n").split("\n\n")
@@ -176,8 +177,10 @@ def findings_excerpt(*ids: str) -> Callable[[str], str]:
             if found:
                 kept.append(paragraph)
                 wanted.remove(found)
-        if wanted:
-            raise RuntimeError(f"no finding {', '.join(wanted)} in the report:\n{report}")
+            elif probe and f" [{probe}] " in first:
+                kept.append(paragraph)
+        if wanted or not kept:
+            raise RuntimeError(f"no finding {', '.join(wanted) or probe} in:\n{report}")
         left_out = len(body) - len(kept)
         note = [f"[{left_out} more findings left out of this excerpt]"] if left_out else []
         return "\n\n".join([header, *kept, *note, totals]) + "\n"
@@ -710,7 +713,13 @@ def diagnose_references(t: Transcript) -> None:
             'sys.path.insert(0, str(BASE_DIR.parent / "vendor"))\n'
             'INSTALLED_APPS += ["legacy"]\n'
         )
-    t.manage("diagnose_user_model", "--no-db", "--no-color", code=1)
+    t.manage(
+        "diagnose_user_model",
+        "--no-db",
+        "--no-color",
+        code=1,
+        excerpt=findings_excerpt(probe="references"),
+    )
 
 
 def diagnose_missing_driver(t: Transcript) -> None:
