@@ -38,10 +38,10 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from tests.conftest import REPO
-from tests.docs_scenarios import SCENARIOS
+from tests.docs_scenarios import ALSO, SCENARIOS
 from tests.docs_transcript import PROJECT_ROOT, Transcript, comparable, normalise, prepare
 
-__all__ = ["PROJECT_ROOT", "SCENARIOS", "comparable", "main", "normalise", "regenerate"]
+__all__ = ["ALSO", "PROJECT_ROOT", "SCENARIOS", "comparable", "main", "normalise", "regenerate"]
 
 DOCUMENTS = [REPO / "README.md", *sorted((REPO / "docs").glob("*.md"))]
 MARKER = re.compile(
@@ -50,13 +50,14 @@ MARKER = re.compile(
 )
 
 
-def run_scenario(name: str) -> str:
-    """The block's body (a console code block) as the commands print it now."""
+def run_scenario(name: str) -> dict[str, str]:
+    """The body (a console code block) of each block the scenario NAME fills, as the commands
+    print it now."""
     state, scenario = SCENARIOS[name]
     with tempfile.TemporaryDirectory(prefix="authtools-docs-") as tmp:
-        transcript = Transcript(prepare(state, Path(tmp)), Path(tmp))
+        transcript = Transcript(prepare(state, Path(tmp)), Path(tmp), name)
         scenario(transcript)
-        return f"```console\n{transcript.text()}```\n"
+        return {block: f"```console\n{transcript.text(block)}```\n" for block in transcript.parts}
 
 
 # --- the documents ---------------------------------------------------------------------------
@@ -68,15 +69,22 @@ def marked_names() -> set[str]:
     return {m["name"] for path in DOCUMENTS for m in blocks(path)}
 
 
-def stale_blocks(name: str, output: str) -> list[str]:
-    """A diff for each committed block of NAME that differs from OUTPUT (compared normalised)."""
+def block_names() -> set[str]:
+    """The blocks the scenarios fill: each its own, and those named in ALSO."""
+    return set(SCENARIOS) | {block for names in ALSO.values() for block in names}
+
+
+def stale_blocks(outputs: dict[str, str]) -> list[str]:
+    """A diff for each committed block that differs from its OUTPUTS entry (compared
+    normalised)."""
     stale = []
     for path in DOCUMENTS:
         for m in blocks(path):
-            if m["name"] == name and comparable(m["body"]) != comparable(output):
+            name = m["name"]
+            if name in outputs and comparable(m["body"]) != comparable(outputs[name]):
                 diff = difflib.unified_diff(
                     comparable(m["body"]).splitlines(),
-                    comparable(output).splitlines(),
+                    comparable(outputs[name]).splitlines(),
                     f"{path.relative_to(REPO)} ({name}, committed)",
                     "the commands now",
                     lineterm="",
@@ -86,15 +94,17 @@ def stale_blocks(name: str, output: str) -> list[str]:
 
 
 def regenerate(write: bool, only: list[str] | None = None) -> list[str]:
-    """Run every marked scenario (or ONLY these) once; rewrite their blocks (WRITE) or list
-    the stale ones."""
-    unknown = (marked_names() | set(only or ())) - set(SCENARIOS)
+    """Run every scenario (or ONLY these) once; rewrite their blocks (WRITE) or list the stale
+    ones."""
+    unknown = (marked_names() - block_names()) | (set(only or ()) - set(SCENARIOS))
     if unknown:
         raise SystemExit(f"unknown scenario(s): {', '.join(sorted(unknown))}")
-    names = sorted(only or marked_names())
+    names = sorted(only or SCENARIOS)
+    outputs: dict[str, str] = {}
     with ThreadPoolExecutor(max_workers=2) as pool:  # the work is in child processes
-        outputs = dict(zip(names, pool.map(run_scenario, names), strict=True))
-    stale = [diff for name in names for diff in stale_blocks(name, outputs[name])]
+        for filled in pool.map(run_scenario, names):
+            outputs.update(filled)
+    stale = stale_blocks(outputs)
     if write:
         for path in DOCUMENTS:
             text = path.read_text()
@@ -121,7 +131,7 @@ def main(argv: list[str] | None = None) -> int:
     for diff in stale:
         print(diff, file=sys.stderr)
     verb = "stale" if args.check else "rewritten"
-    print(f"{len(args.names or marked_names())} scenarios, {len(stale)} block(s) {verb}.")
+    print(f"{len(args.names or SCENARIOS)} scenarios, {len(stale)} block(s) {verb}.")
     return 1 if args.check and stale else 0
 
 

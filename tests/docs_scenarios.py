@@ -162,8 +162,9 @@ DEPENDENT_DELETED = State(_dependent_deleted, MIGRATED)
 
 def reset_dependent_deleted(t: Transcript) -> None:
     t.manage("migrate", short_traceback=True, code=1)
-    t.manage("reset_user_migrations", "--noinput")
+    out = t.manage("reset_user_migrations", "--noinput")
     t.manage("reset_user_migrations")
+    reset_restore(t, out)
 
 
 def _squash_dependent_deleted(project: Project) -> None:
@@ -185,8 +186,9 @@ def reset_renamed_dependency(t: Transcript) -> None:
     t.manage("reset_user_migrations", "--dry-run", excerpt=plan_excerpt(3, whole=(3,)))
 
 
-def reset_restore(t: Transcript) -> None:
-    out = t.manage("reset_user_migrations", "--noinput", show=False)
+def reset_restore(t: Transcript, out: str) -> None:
+    """The reset of OUT undone (block reset-restore)."""
+    t.block("reset-restore")
     backup = Path(out.split("Backup: ")[1].split("\n")[0])
     t.manage("reset_user_migrations", "--noinput", "--restore", f".authtools-backups/{backup.name}")
 
@@ -236,7 +238,15 @@ def swap_plan(t: Transcript) -> None:
 
 
 def swap_run(t: Transcript) -> None:
-    t.manage("swap_user_model", "--from", "auth.User", "--noinput", excerpt=tail_after_plan)
+    """The swap, then (blocks backup-rollback and backup-refused-field) its rollback, and a
+    second rollback from the backup with a field added to its swap spec."""
+    out = t.manage("swap_user_model", "--from", "auth.User", "--noinput", excerpt=tail_after_plan)
+    backup = Path(out.split("Backup: ")[1].split("\n")[0])
+    t.block("backup-rollback")
+    t.manage("swap_user_model", "--rollback", "--noinput", excerpt=tail_after_plan)
+    t.block("backup-refused-field")
+    rewrite(backup, "swap-spec", lambda spec: {**spec, "sql": ["DROP TABLE accounts_user"]})
+    t.manage("swap_user_model", "--rollback", "--noinput", code=1)
 
 
 def swap_refused_cause(t: Transcript) -> None:
@@ -274,24 +284,6 @@ def swap_bigautofield_refused(t: Transcript) -> None:
     t.project.remove("accounts/migrations/0001_initial.py")
     t.project.ok("makemigrations", "accounts", "-v", "0", "--skip-checks")
     t.manage("swap_user_model", "--from", "auth.User", "--noinput", code=1)
-
-
-# --- backups -----------------------------------------------------------------------------------
-def _swapped_backup(t: Transcript) -> Path:
-    """Run the swap (not shown); return its backup folder."""
-    out = t.manage("swap_user_model", "--from", "auth.User", "--noinput", show=False)
-    return Path(out.split("Backup: ")[1].split("\n")[0])
-
-
-def backup_refused_field(t: Transcript) -> None:
-    backup = _swapped_backup(t)
-    rewrite(backup, "swap-spec", lambda spec: {**spec, "sql": ["DROP TABLE accounts_user"]})
-    t.manage("swap_user_model", "--rollback", "--noinput", code=1)
-
-
-def backup_rollback(t: Transcript) -> None:
-    _swapped_backup(t)
-    t.manage("swap_user_model", "--rollback", "--noinput", excerpt=tail_after_plan)
 
 
 # --- fix_user_model_code -----------------------------------------------------------------------
@@ -514,10 +506,8 @@ def rebuild_stale_kept(t: Transcript) -> None:
     t.manage("rebuild_contenttypes", "--dry-run")
 
 
-# (starting state, what runs): one scenario per marker name.
+# (starting state, what runs): one scenario per marker name; some fill further blocks (ALSO).
 SCENARIOS: dict[str, tuple[State | None, Callable[[Transcript], None]]] = {
-    "backup-refused-field": (SCAFFOLDED, backup_refused_field),
-    "backup-rollback": (SCAFFOLDED, backup_rollback),
     "check-manager": (None, check_manager),
     "diagnose-database-switched": (SWITCHED, diagnose_database_switched),
     "diagnose-import-cycle": (None, diagnose_import_cycle),
@@ -537,7 +527,6 @@ SCENARIOS: dict[str, tuple[State | None, Callable[[Transcript], None]]] = {
     "reset-dependent-deleted": (DEPENDENT_DELETED, reset_dependent_deleted),
     "reset-nothing-on-auth-user": (None, reset_nothing_on_auth_user),
     "reset-renamed-dependency": (None, reset_renamed_dependency),
-    "reset-restore": (DEPENDENT_DELETED, reset_restore),
     "reset-switched": (LIVE_ON_AUTH_USER, reset_switched),
     "swap-bigautofield-refused": (BEFORE_SWAP, swap_bigautofield_refused),
     "swap-other-fields": (BEFORE_SWAP, swap_other_fields),
@@ -547,4 +536,10 @@ SCENARIOS: dict[str, tuple[State | None, Callable[[Transcript], None]]] = {
     "swap-scaffold": (ON_AUTH_USER, swap_scaffold),
     "swap-scaffold-settings-package": (ON_AUTH_USER, swap_scaffold_settings_package),
     "version": (None, version),
+}
+
+# The further blocks a scenario fills (Transcript.block): they need the state it leaves.
+ALSO: dict[str, tuple[str, ...]] = {
+    "reset-dependent-deleted": ("reset-restore",),
+    "swap-run": ("backup-rollback", "backup-refused-field"),
 }

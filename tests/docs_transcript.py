@@ -52,10 +52,16 @@ def comparable(text: str) -> str:
 class Transcript:
     """What a terminal shows: each command after ``$``, then its stdout and stderr."""
 
-    def __init__(self, project: Project, tmp: Path) -> None:
+    def __init__(self, project: Project, tmp: Path, block: str) -> None:
         self.project = project
         self.tmp = tmp  # the project is TMP/mysite; what lies beside it shows under /srv
-        self.parts: list[str] = []
+        self.parts: dict[str, list[str]] = {block: []}
+        self.current = block
+
+    def block(self, name: str) -> None:
+        """What runs from now on goes into the block NAME (a scenario may fill several)."""
+        self.parts[name] = []
+        self.current = name
 
     def manage(
         self,
@@ -108,11 +114,11 @@ class Transcript:
             last = trace.rstrip("\n").splitlines()[-1]
             out = f"{before}Traceback (most recent call last):\n  ...\n{last}\n"
         shown = "python " + shlex.join(argv)
-        self.parts.append(f"$ {shown}\n{excerpt(out) if excerpt else out}")
+        self.parts[self.current].append(f"$ {shown}\n{excerpt(out) if excerpt else out}")
         return out
 
-    def text(self) -> str:
-        text = "".join(self.parts)
+    def text(self, block: str) -> str:
+        text = "".join(self.parts[block])
         text = text.replace(str(self.project.path), PROJECT_ROOT)
         text = text.replace(str(self.tmp), str(Path(PROJECT_ROOT).parent))
         text = text.replace(sys.executable, PYTHON)
