@@ -1,8 +1,8 @@
 """The docs cannot drift: every output block of README.md and docs/*.md marked
 ``<!-- output: NAME -->`` is what the commands print now (tests/docs.py runs them; scripts/docs
 rewrites the blocks). One test per scenario (some fill several blocks), so that xdist spreads
-them; the project states
-several scenarios start from are built once per worker process and copied."""
+them; the project states several scenarios start from are built once per worker process and
+copied."""
 
 from __future__ import annotations
 
