@@ -66,6 +66,7 @@ from authtools.procedures.contenttypes.remove import cascade_counts, remove_stal
 from authtools.procedures.contenttypes.restore import restore, restore_plan
 from authtools.procedures.contenttypes.snapshot import PermissionRow, Snapshot, read_snapshot
 from authtools.procedures.contenttypes.sql import BATCH, case_update, delete_where, rows_of
+from authtools.procedures.contenttypes.validation import MissingTables, require_tables
 from authtools.procedures.contenttypes.verification import verify
 from authtools.procedures.contenttypes.words import (
     USAGE_WORDS,
@@ -81,6 +82,7 @@ __all__ = [
     "USAGE_WORDS",
     "Analysis",
     "ExpectedModel",
+    "MissingTables",
     "PermissionRow",
     "Reference",
     "Remap",
@@ -110,6 +112,7 @@ __all__ = [
     "references_to",
     "remap",
     "remove_stale",
+    "require_tables",
     "restore",
     "restore_plan",
     "rows_of",
