@@ -16,8 +16,9 @@ number of models:
 * :func:`remap` (``remapping``) is the one-pair entry point other procedures call inside their
   transaction;
 * :func:`build_plan` (``plan``) puts these together as the steps of rebuild_contenttypes, with
-  :func:`write_backup` (``backup``), :func:`restore_plan` (``restore``) and :func:`verify`
-  (``verification``).
+  :func:`write_backup` (``backup``), :func:`restore_plan` (``restore``: undoes a run, or a
+  restore, after ``validation`` checked the backup against the database and decided which live
+  rows the run created) and :func:`verify` (``verification``).
 
 Permissions are matched by codename; the default ones (``add_order``) follow the model's new
 name (``add_purchase``). When the successor already has the same permission (its "twin"), the

@@ -1,4 +1,5 @@
-"""Putting a backup's rows back exactly: what the run created deleted, the scopes rewritten."""
+"""Putting a backup's rows back exactly: what the run created deleted (as ``validation``
+decides it), the scopes rewritten; the restore's own backup makes it undoable."""
 
 from __future__ import annotations
 
