@@ -31,6 +31,7 @@ E504_HINT = (
     "or run with --no-db to diagnose without the database."
 )
 NOTHING_CHANGED = "; start it or fix DATABASES. Nothing was changed."
+FIX_SETTING = ": fix DATABASES in the settings. Nothing was changed."
 
 
 def diagnose_json(project: Project, **env: str) -> Result:
@@ -171,23 +172,23 @@ NO_ENGINE = "settings.DATABASES['default'] has no ENGINE (e.g. 'django.db.backen
 
 
 @pytest.mark.parametrize(
-    ("source", "recovery"),
+    "source",
     [
-        ("del DATABASES", RECOVERY[0]),
-        ("DATABASES = {}", RECOVERY[1]),
-        ("DATABASES = {'default': {}}", RECOVERY[2]),
-        ("DATABASES['default']['ENGINE'] = None", RECOVERY[0]),
+        "del DATABASES",
+        "DATABASES = {}",
+        "DATABASES = {'default': {}}",
+        "DATABASES['default']['ENGINE'] = None",
     ],
 )
-def test_databases_without_an_engine(
-    project: Project, source: str, recovery: tuple[str, ...]
-) -> None:
+def test_databases_without_an_engine(project: Project, source: str) -> None:
     """Django boots on its dummy backend, then every query raises ImproperlyConfigured (a
-    traceback in the migrations probe before): now one finding, and one line."""
+    traceback in the migrations probe before): now one finding, and for every recovery command
+    (its continue paths included) one line naming the setting and the next step."""
     project.write("testproject/settings.py", project.read("testproject/settings.py") + source)
     assert_one_database_finding(diagnose_json(project), NO_ENGINE)
     assert_one_database_finding(diagnose_m_json(project), NO_ENGINE)
-    assert_recovery_refuses(project, recovery, NO_ENGINE + NOTHING_CHANGED)
+    for recovery in (*RECOVERY, ("rebuild_contenttypes", "--restore", "backup", "--noinput")):
+        assert_recovery_refuses(project, recovery, NO_ENGINE + FIX_SETTING)
 
 
 def test_a_sqlite_file_that_is_not_a_database(project: Project) -> None:
@@ -196,7 +197,7 @@ def test_a_sqlite_file_that_is_not_a_database(project: Project) -> None:
         f"Cannot connect to the database 'default' (sqlite3 file {name!r}): file is not a database"
     )
     assert_one_database_finding(diagnose_json(project, TESTPROJECT_DB_NAME=name), line)
-    for command in RECOVERY:
+    for command in (*RECOVERY, ("rebuild_contenttypes", "--restore", "backup", "--noinput")):
         assert_recovery_refuses(project, command, line + NOTHING_CHANGED, TESTPROJECT_DB_NAME=name)
 
 
@@ -391,3 +392,28 @@ def test_a_killed_reset_leaves_no_child_running(project: Project, tmp_path: Path
             parent.wait()
         if child is not None and alive(child):
             os.kill(child, signal.SIGKILL)
+
+
+# --- a database that was never migrated ----------------------------------------------------------
+def test_a_never_migrated_database_is_one_line(db_project: Project) -> None:
+    """rebuild_contenttypes (first run, --dry-run, --restore) says what is missing and to
+    migrate, in one line; the other commands end without a traceback; nothing is created."""
+    project = db_project
+    missing = (
+        "CommandError: The table 'django_content_type' does not exist in the database 'default' "
+        "(never migrated?): run python manage.py migrate first, it creates the content types and "
+        "permissions. Nothing was changed.\n"
+    )
+    for args in (("--dry-run",), ("--noinput",), ("--restore", "backup", "--noinput")):
+        result = project.manage("rebuild_contenttypes", *args)
+        assert (result.code, result.out, result.err) == (1, "", missing), str(result)
+    swap = project.manage("swap_user_model", "--from", "auth.User", "--dry-run")
+    assert (swap.code, swap.out) == (1, ""), str(swap)
+    assert swap.err == (
+        "CommandError: Refused: the old user table 'auth_user' does not exist in the database. "
+        "Nothing was changed.\n"
+    ), str(swap)
+    for command in (("diagnose_user_model",), ("reset_user_migrations", "--dry-run")):
+        result = project.manage(*command)
+        assert result.code in (0, 1) and "Traceback" not in result.err, str(result)
+    assert {t for t in project.db.tables() if not t.startswith("sqlite_")} == set()

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 from .backuphelpers import dump, fingerprint, only_backup
 from .conftest import Project
@@ -101,7 +102,7 @@ def test_rebuild_contenttypes_restore(project: Project, tmp_path: Path) -> None:
     backup = str(only_backup(folder))
     after = dump(project)
 
-    def restore(*args: str, input: str | None = None) -> object:
+    def restore(*args: str, input: str | None = None, backup: str = backup) -> Any:
         return project.manage(
             "rebuild_contenttypes",
             "--restore",
@@ -129,6 +130,28 @@ def test_rebuild_contenttypes_restore(project: Project, tmp_path: Path) -> None:
     assert json.loads(restored.out)["result"]["verified"] is True
     assert dump(project) == before
     again = restore("--noinput")
+    assert (again.code, again.out) == (
+        0,
+        "Nothing to undo: the rows of this backup are in place.\n",
+    ), str(again)
+
+    # The restore took a backup of its own: restoring it undoes the restore, through the same
+    # protocol, and once undone there is nothing to undo.
+    undo = json.loads(restored.out)["result"]["backup"]
+    assert Path(undo).name.startswith("rebuild_contenttypes-restore-"), undo
+    dry = restore("--dry-run", backup=undo)
+    assert dry.out.startswith(
+        "Plan (rebuild_contenttypes-restore):\n"
+        f"  1. Restore the rows saved in {undo}\n"
+        "       auth_permission: 1 row for id in 1 value\n"
+    ), str(dry)
+    assert dry.out.endswith("Dry run: nothing was changed.\n"), str(dry)
+    assert dump(project) == before
+    undone = restore("--noinput", "--format", "json", backup=undo)
+    assert undone.code == 0, str(undone)
+    assert json.loads(undone.out)["result"]["verified"] is True
+    assert dump(project) == after
+    again = restore("--noinput", backup=undo)
     assert (again.code, again.out) == (
         0,
         "Nothing to undo: the rows of this backup are in place.\n",

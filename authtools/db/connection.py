@@ -150,6 +150,17 @@ def connection_problem(database: str) -> str | None:
     return None
 
 
+def refusal(database: str) -> str | None:
+    """None when DATABASE answers; else connection_problem() and the next step: fixing the
+    setting when DATABASES cannot be used as written, else starting the server or fixing
+    DATABASES."""
+    problem = backend_problem(database)
+    if problem:
+        return f"{problem}: fix DATABASES in the settings"
+    problem = connection_problem(database)
+    return f"{problem}; start it or fix DATABASES" if problem else None
+
+
 def _probe(connection: Any, timeout: int) -> None:
     """Open a connection of our own with the backend's connect timeout, read one row, close.
 

@@ -59,11 +59,11 @@ class ProcedureCommand(BaseCommand):
 
     def execute(self, *args: Any, **options: Any) -> Any:
         """Every recovery needs its database: say so in one line before anything else runs."""
-        from authtools.db.connection import connection_problem
+        from authtools.db.connection import refusal
 
-        problem = connection_problem(options.get("database") or "default")
+        problem = refusal(options.get("database") or "default")
         if problem:
-            raise CommandError(f"{problem}; start it or fix DATABASES. Nothing was changed.")
+            raise CommandError(f"{problem}. Nothing was changed.")
         pipe.quiet_stdout(options)  # a closed pipe discards the output, as > /dev/null would
         return super().execute(*args, **options)
 

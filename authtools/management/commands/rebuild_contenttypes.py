@@ -48,12 +48,12 @@ class Command(Conventions, ProcedureCommand):
 
     def build_plan(self, **options: Any) -> Plan:
         try:
-            if options["restore"]:
+            if options["restore"] is not None:
                 return contenttypes.restore_plan(options["database"], options["restore"])
             return contenttypes.build_plan(
                 options["database"], options["remap"], options["remove_stale"]
             )
-        except (contenttypes.RemapError, BackupError) as exc:
+        except (contenttypes.RemapError, contenttypes.MissingTables, BackupError) as exc:
             raise CommandError(f"{exc}. Nothing was changed.") from exc
 
     def result_data(self, result: RunResult) -> dict[str, Any]:

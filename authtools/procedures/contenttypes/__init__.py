@@ -16,8 +16,9 @@ number of models:
 * :func:`remap` (``remapping``) is the one-pair entry point other procedures call inside their
   transaction;
 * :func:`build_plan` (``plan``) puts these together as the steps of rebuild_contenttypes, with
-  :func:`write_backup` (``backup``), :func:`restore_plan` (``restore``) and :func:`verify`
-  (``verification``).
+  :func:`write_backup` (``backup``), :func:`restore_plan` (``restore``: undoes a run, or a
+  restore, after ``validation`` checked the backup against the database and decided which live
+  rows the run created) and :func:`verify` (``verification``).
 
 Permissions are matched by codename; the default ones (``add_order``) follow the model's new
 name (``add_purchase``). When the successor already has the same permission (its "twin"), the
@@ -66,6 +67,7 @@ from authtools.procedures.contenttypes.remove import cascade_counts, remove_stal
 from authtools.procedures.contenttypes.restore import restore, restore_plan
 from authtools.procedures.contenttypes.snapshot import PermissionRow, Snapshot, read_snapshot
 from authtools.procedures.contenttypes.sql import BATCH, case_update, delete_where, rows_of
+from authtools.procedures.contenttypes.validation import MissingTables, require_tables
 from authtools.procedures.contenttypes.verification import verify
 from authtools.procedures.contenttypes.words import (
     USAGE_WORDS,
@@ -81,6 +83,7 @@ __all__ = [
     "USAGE_WORDS",
     "Analysis",
     "ExpectedModel",
+    "MissingTables",
     "PermissionRow",
     "Reference",
     "Remap",
@@ -110,6 +113,7 @@ __all__ = [
     "references_to",
     "remap",
     "remove_stale",
+    "require_tables",
     "restore",
     "restore_plan",
     "rows_of",

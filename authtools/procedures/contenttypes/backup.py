@@ -6,13 +6,14 @@ from collections.abc import Sequence
 from typing import Any
 
 from authtools.procedures.contenttypes.inspect import Analysis
-from authtools.procedures.contenttypes.installed import auth_installed
+from authtools.procedures.contenttypes.installed import auth_installed, split_label
 from authtools.procedures.contenttypes.references import (
     Reference,
     contenttype_references,
     permission_references,
 )
 from authtools.procedures.contenttypes.remove import deletion_collector
+from authtools.procedures.contenttypes.snapshot import Snapshot
 from authtools.procedures.contenttypes.sql import rows_of
 
 BACKUP_DOCUMENT = "contenttypes"
@@ -32,7 +33,7 @@ def _section(
     }
 
 
-def _model_section(
+def model_section(
     using: str, model: Any, scope_column: str, scope: Sequence[Any]
 ) -> dict[str, Any]:
     """MODEL's table, every concrete column, for the rows whose SCOPE_COLUMN is in SCOPE."""
@@ -41,7 +42,7 @@ def _model_section(
     return _section(using, opts.db_table, opts.pk.column, columns, scope_column, scope)
 
 
-def _reference_sections(
+def reference_sections(
     using: str, refs: Sequence[Reference], ids: Sequence[int]
 ) -> list[dict[str, Any]]:
     """The rows of each reference that has a primary key, where they point at IDS."""
@@ -55,15 +56,15 @@ def backup_document(using: str, a: Analysis) -> dict[str, Any]:
     from django.contrib.contenttypes.models import ContentType
 
     ct_ids = a.involved_ids
-    sections = [_model_section(using, ContentType, ContentType._meta.pk.column, ct_ids)]
+    sections = [model_section(using, ContentType, ContentType._meta.pk.column, ct_ids)]
     if auth_installed():
         from django.contrib.auth.models import Permission
 
-        perms = _model_section(using, Permission, "content_type_id", ct_ids)
+        perms = model_section(using, Permission, "content_type_id", ct_ids)
         perm_ids = [row[0] for row in perms["rows"]]
         sections.append(perms)
-        sections.extend(_reference_sections(using, permission_references(using), perm_ids))
-    sections.extend(_reference_sections(using, contenttype_references(using), ct_ids))
+        sections.extend(reference_sections(using, permission_references(using), perm_ids))
+    sections.extend(reference_sections(using, contenttype_references(using), ct_ids))
     covered = {s["table"] for s in sections}
     if a.remove:
         ids = a.snapshot.by_label
@@ -72,15 +73,27 @@ def backup_document(using: str, a: Analysis) -> dict[str, Any]:
         for model, objs in reversed(list(collector.data.items())):
             if model._meta.db_table not in covered and objs:
                 sections.append(
-                    _model_section(using, model, model._meta.pk.column, [o.pk for o in objs])
+                    model_section(using, model, model._meta.pk.column, [o.pk for o in objs])
                 )
     return {
         "database": using,
+        "before": before_state(a.snapshot),
         "created": {
             "contenttypes": a.missing_contenttypes,
             "permissions": [[label, codename] for label, codename, _ in a.missing_permissions],
         },
         "sections": sections,
+    }
+
+
+def before_state(snapshot: Snapshot) -> dict[str, list[list[Any]]]:
+    """Every content type and permission row by id and natural key: what a restore checks the
+    database and the rows it deletes as created by the run against."""
+    return {
+        "contenttypes": [
+            [pk, *split_label(label)] for pk, label in sorted(snapshot.contenttypes.items())
+        ],
+        "permissions": sorted([p.id, p.content_type_id, p.codename] for p in snapshot.permissions),
     }
 
 

@@ -12,6 +12,7 @@ from authtools.procedures.contenttypes.inspect import Analysis, analyse
 from authtools.procedures.contenttypes.installed import clear_cache, split_label
 from authtools.procedures.contenttypes.remapping import apply_remaps
 from authtools.procedures.contenttypes.remove import remove_stale
+from authtools.procedures.contenttypes.validation import require_tables
 from authtools.procedures.contenttypes.verification import verify
 from authtools.procedures.contenttypes.words import describe_usage, plural
 
@@ -20,6 +21,7 @@ def build_plan(using: str, explicit: Sequence[str] = (), remove_stale: bool = Fa
     """The Plan of rebuild_contenttypes: remap, create, remove (each step only when needed)."""
     from authtools.procedures.plan import Plan, Step
 
+    require_tables(using)
     a = analyse(using, explicit, remove_stale)
     ids = a.snapshot.by_label
     plan = Plan("rebuild_contenttypes", using, data={"analysis": a})

@@ -1,4 +1,5 @@
-"""Putting a backup's rows back exactly: what the run created deleted, the scopes rewritten."""
+"""Putting a backup's rows back exactly: what the run created deleted (as ``validation``
+decides it), the scopes rewritten; the restore's own backup makes it undoable."""
 
 from __future__ import annotations
 
@@ -6,7 +7,12 @@ from collections import Counter
 from collections.abc import Sequence
 from typing import Any
 
-from authtools.procedures.contenttypes.backup import BACKUP_DOCUMENT
+from authtools.procedures.contenttypes.backup import (
+    BACKUP_DOCUMENT,
+    before_state,
+    model_section,
+    reference_sections,
+)
 from authtools.procedures.contenttypes.inspect import RemapError
 from authtools.procedures.contenttypes.installed import (
     auth_installed,
@@ -20,178 +26,113 @@ from authtools.procedures.contenttypes.references import (
 )
 from authtools.procedures.contenttypes.snapshot import read_snapshot
 from authtools.procedures.contenttypes.sql import delete_where, execute, marks, qn, rows_of
+from authtools.procedures.contenttypes.validation import (
+    SCHEMA,
+    Created,
+    check_document,
+    check_live,
+    created_rows,
+    describe_created,
+    require_tables,
+    section_rows,
+)
 from authtools.procedures.contenttypes.words import plural
-from authtools.procedures.schema import Keys
 
-SECTION = Keys(
-    {
-        "table": str,
-        "pk": str,
-        "columns": list[str],
-        "scope_column": str,
-        "scope": list[Any],
-        "rows": list[list[Any]],
-    }
-)
-SCHEMA = Keys(
-    {
-        "database": str,
-        "created": Keys({"contenttypes": list[str], "permissions": list[list[str]]}),
-        "sections": list[SECTION],  # type: ignore[valid-type]
-    }
-)
-Shape = tuple[str, str, frozenset[str]]  # primary key, scope column, columns
-
-
-def _model_shape(model: Any, scope_column: str) -> Shape:
-    opts = model._meta
-    return (opts.pk.column, scope_column, frozenset(f.column for f in opts.concrete_fields))
-
-
-def allowed_sections(using: str) -> dict[str, list[Shape]]:
-    """Every (table -> primary key, scope column, columns) a rebuild_contenttypes backup may
-    hold: the content type and permission tables, the columns that point at them (assignments,
-    the admin log, generic keys) and the models a --remove-stale deletion cascades to (those
-    with a foreign key, directly or through each other, to a content type or permission)."""
-    from django.apps import apps
-    from django.contrib.contenttypes.models import ContentType
-
-    allowed: dict[str, list[Shape]] = {}
-
-    def allow(table: str, shape: Shape) -> None:
-        allowed.setdefault(table, []).append(shape)
-
-    reached: set[Any] = {ContentType}
-    allow(ContentType._meta.db_table, _model_shape(ContentType, ContentType._meta.pk.column))
-    refs = list(contenttype_references(using))
-    if auth_installed():
-        from django.contrib.auth.models import Permission
-
-        reached.add(Permission)
-        allow(Permission._meta.db_table, _model_shape(Permission, "content_type_id"))
-        refs += permission_references(using)
-    for ref in refs:
-        if ref.pk:
-            allow(ref.table, (ref.pk, ref.column, frozenset(ref.columns)))
-    models = [
-        m
-        for m in apps.get_models(include_auto_created=True)
-        if not m._meta.swapped and not m._meta.proxy
-    ]
-    grew = True
-    while grew:
-        grew = False
-        for model in models:
-            if model in reached:
-                continue
-            if any(
-                f.is_relation and f.many_to_one and f.related_model in reached
-                for f in model._meta.concrete_fields
-            ):
-                reached.add(model)
-                allow(model._meta.db_table, _model_shape(model, model._meta.pk.column))
-                grew = True
-    return allowed
-
-
-def check_document(using: str, document: dict[str, Any], file: Any) -> None:
-    """BackupError unless every section is one this tool writes, on tables and columns of the
-    live database, with rows of the right width and plain values."""
-    from authtools.procedures.backup import invalid
-
-    if document["database"] != using:
-        raise invalid(file, "database", f"is {document['database']!r}, not {using!r}")
-    allowed = allowed_sections(using)
-    for number, section in enumerate(document["sections"]):
-        where = f"sections[{number}]"
-        table, columns = section["table"], section["columns"]
-        if table not in allowed:
-            raise invalid(
-                file, f"{where}.table", f"{table!r} is not a table rebuild_contenttypes backs up"
-            )
-        shape = (section["pk"], section["scope_column"], frozenset(columns))
-        if shape not in allowed[table] or not columns or columns[0] != section["pk"]:
-            raise invalid(
-                file,
-                f"{where}.columns",
-                f"{columns!r} (key {section['pk']!r}, scope {section['scope_column']!r}) are not "
-                f"the columns of {table!r} that rebuild_contenttypes backs up",
-            )
-        for index, row in enumerate(section["rows"]):
-            if len(row) != len(columns) or not all(_plain(v) for v in row):
-                raise invalid(
-                    file, f"{where}.rows[{index}]", f"is not a row of {len(columns)} plain values"
-                )
-        if not all(_plain(v) for v in section["scope"]):
-            raise invalid(file, f"{where}.scope", "holds values that are not plain")
-    for index, label in enumerate(document["created"]["contenttypes"]):
-        if label.count(".") != 1:
-            raise invalid(file, f"created.contenttypes[{index}]", "is not an 'app.model' label")
-    for index, pair in enumerate(document["created"]["permissions"]):
-        if len(pair) != 2:
-            raise invalid(file, f"created.permissions[{index}]", "is not [label, codename]")
-
-
-def _plain(value: Any) -> bool:
-    return value is None or isinstance(value, (str, int, float, bool))
+PROCEDURE = "rebuild_contenttypes"
+RESTORE_PROCEDURE = "rebuild_contenttypes-restore"
 
 
 def restore_plan(using: str, path: Any) -> Any:
-    """A Plan that puts back the rows of the rebuild_contenttypes backup folder at PATH, after
-    checking it (manifest, digests, database, the tables and columns of every section)."""
+    """A Plan that puts back the rows of the rebuild_contenttypes backup folder at PATH (a
+    first run's, or a restore's: restores are undone the same way), after checking it
+    (manifest, digests, database, the tables and columns of every section, ``before`` against
+    the live rows). Its own backup holds the rows it changes, so that it can be undone."""
     from pathlib import Path
 
     from authtools.procedures.backup import Backup
     from authtools.procedures.plan import Plan, Step
 
-    backup = Backup.open(Path(path), procedures=("rebuild_contenttypes",), database=using)
+    require_tables(using)
+    backup = Backup.open(Path(path), procedures=(PROCEDURE, RESTORE_PROCEDURE), database=using)
     if not backup.has(BACKUP_DOCUMENT):
         raise RemapError(
             f"{str(backup.path)!r} holds no {BACKUP_DOCUMENT}.json: it is not a "
             "rebuild_contenttypes backup"
         )
     document = backup.read_json(BACKUP_DOCUMENT, SCHEMA)
-    check_document(using, document, backup.path / f"{BACKUP_DOCUMENT}.json")
-    plan = Plan("rebuild_contenttypes-restore", using)
-    if _in_place(using, document):
+    file = backup.path / f"{BACKUP_DOCUMENT}.json"
+    check_document(using, document, file)
+
+    def checked(count: bool = False) -> Created:
+        snapshot = read_snapshot(using)
+        check_live(using, document, snapshot, file)
+        return created_rows(using, document, snapshot, file, count)
+
+    created = checked(count=True)
+    plan = Plan(RESTORE_PROCEDURE, using)
+    if _in_place(using, document, created):
         plan.empty_message = "Nothing to undo: the rows of this backup are in place."
         return plan
-    created = document["created"]
-    details = [
+    details = describe_created(created, document)
+    details += [
         f"{s['table']}: {plural(len(s['rows']), 'row')} for {s['scope_column']} in "
         f"{plural(len(s['scope']), 'value')}"
         for s in document["sections"]
+        if s["scope"]
     ]
-    if created["contenttypes"] or created["permissions"]:
-        details.insert(
-            0,
-            "delete what the run created: "
-            f"{plural(len(created['contenttypes']), 'content type')}, "
-            f"{plural(len(created['permissions']), 'permission')}",
-        )
 
     def apply(runtime: Any) -> None:
-        runtime.state["restored"] = restore(runtime.database, document)
+        runtime.state["restored"] = restore(runtime.database, document, checked())
         clear_cache()
 
+    def take_backup(runtime: Any) -> None:
+        undo = undo_document(using, document, checked())
+        runtime.backup_dir.write_json(BACKUP_DOCUMENT, undo)
+        runtime.state["backed_up"] = sum(len(s["rows"]) for s in undo["sections"])
+
     plan.add(Step("restore", "rows", f"Restore the rows saved in {backup.path}", apply, details))
+    plan.backup = take_backup
     plan.verify = lambda runtime: (
-        [] if _in_place(using, document) else ["the rows differ from the backup after the restore"]
+        []
+        if _in_place(using, document, checked())
+        else ["the rows differ from the backup after the restore"]
     )
     return plan
 
 
-def _in_place(using: str, document: dict[str, Any]) -> bool:
+def undo_document(using: str, document: dict[str, Any], created: Created) -> dict[str, Any]:
+    """The backup of a restore: the rows of every scope it writes, as they are now, and the
+    rows it deletes as created by the run with what points at them (scoped by their ids).
+    Restoring it puts the database back as it was before the restore."""
+    from django.contrib.contenttypes.models import ContentType
+
+    sections = section_rows(using, document["sections"])
+    ct_ids, perm_ids = sorted(created.contenttypes), sorted(created.permissions)
+    if ct_ids:
+        sections.append(model_section(using, ContentType, ContentType._meta.pk.column, ct_ids))
+    if perm_ids:
+        from django.contrib.auth.models import Permission
+
+        sections.append(model_section(using, Permission, Permission._meta.pk.column, perm_ids))
+        sections += reference_sections(using, permission_references(using), perm_ids)
+    if ct_ids:
+        sections += reference_sections(using, contenttype_references(using), ct_ids)
+    rank = {ContentType._meta.db_table: 0}
+    if auth_installed():
+        rank[permission_table()] = 1
+    sections.sort(key=lambda s: rank.get(s["table"], 2))  # parents first (stable)
+    return {
+        "database": using,
+        "before": before_state(read_snapshot(using)),
+        "created": {"contenttypes": [], "permissions": []},
+        "sections": sections,
+    }
+
+
+def _in_place(using: str, document: dict[str, Any], created: Created) -> bool:
     """Whether the database holds exactly the backup's rows in every scope, and nothing the
     run created."""
-    snapshot = read_snapshot(using)
-    if any(label in snapshot.by_label for label in document["created"]["contenttypes"]):
-        return False
-    created = document["created"]["permissions"]
-    if any(
-        [snapshot.contenttypes.get(p.content_type_id), p.codename] in created
-        for p in snapshot.permissions
-    ):
+    if not created.empty:
         return False
     for s in document["sections"]:
         if not s["scope"]:
@@ -207,26 +148,21 @@ def _normal(row: Sequence[Any]) -> list[Any]:
     return [v if v is None or isinstance(v, (int, float, bool)) else str(v) for v in row]
 
 
-def restore(using: str, document: dict[str, Any]) -> dict[str, int]:
-    """Put the backup's rows back exactly; counts per table. Run inside a transaction."""
+def restore(using: str, document: dict[str, Any], created: Created) -> dict[str, int]:
+    """Put the backup's rows back exactly, deleting CREATED (what the run created, as
+    ``created_rows`` found it, and what points at it); counts per table. Run inside a
+    transaction."""
+    from django.contrib.contenttypes.models import ContentType
+
     counts: Counter[str] = Counter()
-    snapshot = read_snapshot(using)
-    ids = snapshot.by_label
-    created_cts = [ids[label] for label in document["created"]["contenttypes"] if label in ids]
-    created_perms = [
-        p.id
-        for p in snapshot.permissions
-        if [snapshot.contenttypes.get(p.content_type_id), p.codename]
-        in document["created"]["permissions"]
-        or p.content_type_id in created_cts
-    ]
+    created_cts, created_perms = list(created.contenttypes), created.permissions
     # 1. What the run created (and anything since pointing at it).
     if created_perms:
         refs = permission_references(using)
         counts.update(_delete_with_references(using, refs, permission_table(), created_perms))
     if created_cts:
         refs = contenttype_references(using)
-        counts.update(_delete_with_references(using, refs, "django_content_type", created_cts))
+        counts.update(_delete_with_references(using, refs, ContentType._meta.db_table, created_cts))
     sections = document["sections"]
     # 2. Rows that entered a scope since the backup, children first.
     for s in reversed(sections):
