@@ -27,6 +27,10 @@ the growth from the smallest to the largest size, and each against its goal:
 database time within 3x of the floor, growth under 1.5x, the whole command within 1.2x the CPU
 of ``manage.py check``. 1,000,000 users is opt-in (--sizes): loading it takes minutes per
 backend. Exit status 0 when every goal is met, 1 when not; --json writes the figures too.
+
+The swap's statements are also counted by kind (catalog, lock, rename, write, read, ...);
+--trace splits them by phase of the command and keeps every statement in the --json file.
+The commands run this checkout's authtools, with bytecode compiled once beforehand.
 """
 
 from __future__ import annotations
