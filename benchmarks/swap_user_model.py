@@ -27,6 +27,10 @@ the growth from the smallest to the largest size, and each against its goal:
 database time within 3x of the floor, growth under 1.5x, the whole command within 1.2x the CPU
 of ``manage.py check``. 1,000,000 users is opt-in (--sizes): loading it takes minutes per
 backend. Exit status 0 when every goal is met, 1 when not; --json writes the figures too.
+
+The swap's statements are also counted by kind (catalog, lock, rename, write, read, ...);
+--trace splits them by phase of the command and keeps every statement in the --json file.
+The commands run this checkout's authtools, with bytecode compiled once beforehand.
 """
 
 from __future__ import annotations
@@ -56,19 +60,53 @@ GOAL_FLOOR, GOAL_GROWTH, GOAL_CPU = 3.0, 1.5, 1.2
 
 # manage.py with a connection wrapper that times every statement and commit (the database time).
 RUNNER = """
-import atexit, json, os, sys, time
+import atexit, json, os, re, sys, time
 from pathlib import Path
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "testproject.settings")
-figures = {"db": 0.0, "statements": 0}
+figures = {"db": 0.0, "statements": 0, "kinds": {}, "phases": {}, "trace": []}
+trace = bool(os.environ.get("BENCH_TRACE"))
+phase = ["start-up"]
+KINDS = [
+    ("foreign key check", re.compile(r"PRAGMA\\s+foreign_key_check", re.I)),
+    ("catalog", re.compile(
+        r"\\b(pg_catalog|pg_class|pg_constraint|pg_index|pg_attribute|pg_namespace|"
+        r"pg_get_serial_sequence|to_regclass|information_schema|sqlite_master|"
+        r"sqlite_schema)\\b|PRAGMA\\s+\\w+|^\\s*SHOW\\b", re.I)),
+    ("lock", re.compile(
+        r"advisory_(un)?lock|GET_LOCK|RELEASE_LOCK|^\\s*LOCK\\s+TABLE|'lock_timeout'|"
+        r"lock_wait_timeout|SAVEPOINT", re.I)),
+    ("rename", re.compile(
+        r"^\\s*(ALTER\\s+(TABLE|INDEX|SEQUENCE)\\b.*\\bRENAME\\b|RENAME\\s+TABLE)", re.I | re.S)),
+    ("other DDL", re.compile(r"^\\s*(ALTER|CREATE|DROP)\\b", re.I)),
+    ("write", re.compile(r"^\\s*(INSERT|UPDATE|DELETE)\\b", re.I)),
+    ("read", re.compile(r"^\\s*(SELECT|WITH)\\b", re.I)),
+]
+
+def kind_of(sql):
+    for kind, pattern in KINDS:
+        if pattern.search(sql):
+            return kind
+    return "session"
+
+def add(table, key, seconds):
+    entry = table.setdefault(key, [0, 0.0])
+    entry[0] += 1
+    entry[1] += seconds
 
 def timed(execute, sql, params, many, context):
     started = time.perf_counter()
     try:
         return execute(sql, params, many, context)
     finally:
-        figures["db"] += time.perf_counter() - started
+        spent = time.perf_counter() - started
+        figures["db"] += spent
         figures["statements"] += 1
+        kind = kind_of(sql if isinstance(sql, str) else str(sql))
+        add(figures["kinds"], kind, spent)
+        if trace:
+            add(figures["phases"], phase[0] + ": " + kind, spent)
+            figures["trace"].append([phase[0], kind, round(spent * 1000, 3), str(sql)[:160]])
 
 from django.db.backends.base.base import BaseDatabaseWrapper
 from django.db.backends.signals import connection_created
@@ -80,7 +118,12 @@ def timed_commit(self):
     try:
         return commit(self)
     finally:
-        figures["db"] += time.perf_counter() - started
+        spent = time.perf_counter() - started
+        figures["db"] += spent
+        add(figures["kinds"], "commit", spent)
+        if trace:
+            add(figures["phases"], phase[0] + ": commit", spent)
+            figures["trace"].append([phase[0], "commit", round(spent * 1000, 3), "COMMIT"])
 
 BaseDatabaseWrapper._commit = timed_commit
 
@@ -90,6 +133,32 @@ def wrap(sender, connection, **kwargs):
 
 connection_created.connect(wrap)
 atexit.register(lambda: Path(os.environ["BENCH_FIGURES"]).write_text(json.dumps(figures)))
+
+if trace:  # which part of the command ran each statement (the phases of a swap)
+    import django
+
+    django.setup()
+    from authtools.procedures import runner, swap
+    from authtools.procedures.swap import steps
+
+    def entering(name, module, attribute, after=None):
+        original = getattr(module, attribute)
+
+        def wrapper(*args, **kwargs):
+            phase[0] = name
+            try:
+                return original(*args, **kwargs)
+            finally:
+                if after:
+                    phase[0] = after
+
+        setattr(module, attribute, wrapper)
+
+    entering("preflight", swap, "interrupted")
+    entering("preflight", swap, "preflight", after="plan")
+    entering("backup", steps, "backup_metadata", after="run")
+    entering("verify", steps, "verify", after="result")
+
 from django.core.management import execute_from_command_line
 
 execute_from_command_line(sys.argv)
@@ -284,20 +353,42 @@ def make_projects(root: Path) -> tuple[Path, Path]:
     (old / "accounts" / "migrations" / "0001_initial.py").unlink()
     for path in (old, new):
         (path / "bench_manage.py").write_text(RUNNER)
+    compile_all(old, new)
     return old, new
+
+
+def compile_all(*projects: Path) -> None:
+    """Write the bytecode of this checkout's authtools and of the projects once, as installing
+    a package and running a project do, so that no measured command compiles a module."""
+    subprocess.run(
+        [sys.executable, "-m", "compileall", "-q", str(REPO / "authtools"), *map(str, projects)],
+        check=True,
+        stdout=subprocess.DEVNULL,
+    )
 
 
 def env_for(vendor: str, name: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("DJANGO_", "TESTPROJECT_"))}
-    env.update(TESTPROJECT_DB=vendor, TESTPROJECT_DB_NAME=name, PYTHONDONTWRITEBYTECODE="1")
+    env.update(TESTPROJECT_DB=vendor, TESTPROJECT_DB_NAME=name)
+    # Bytecode written and reused, as in an installed project (see compile_all): with
+    # PYTHONDONTWRITEBYTECODE every run compiled the project's modules again (the swap loads
+    # more of them, its migrations, than `check`), and any changed authtools module.
+    env.pop("PYTHONDONTWRITEBYTECODE", None)
+    # The authtools of this checkout (not whichever copy the interpreter has installed).
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")]))
     return env
 
 
-def command(project: Path, vendor: str, name: str, *args: str) -> dict[str, Any]:
-    """Run bench_manage.py ARGS; wall, CPU (user + system) and the database time it counted."""
+def command(
+    project: Path, vendor: str, name: str, *args: str, trace: bool = False
+) -> dict[str, Any]:
+    """Run bench_manage.py ARGS; wall, CPU (user + system) and the database time it counted
+    (with TRACE, by phase of the swap too, and every statement)."""
     figures_file = project / f"figures-{uuid.uuid4().hex[:8]}.json"
     env = env_for(vendor, name)
     env["BENCH_FIGURES"] = str(figures_file)
+    if trace:
+        env["BENCH_TRACE"] = "1"
     started = time.perf_counter()
     proc = subprocess.Popen(
         [sys.executable, "bench_manage.py", *args],
@@ -317,10 +408,12 @@ def command(project: Path, vendor: str, name: str, *args: str) -> dict[str, Any]
     return figures
 
 
-def timed_command(project: Path, vendor: str, name: str, *args: str) -> dict[str, Any]:
+def timed_command(
+    project: Path, vendor: str, name: str, *args: str, trace: bool = False
+) -> dict[str, Any]:
     """command() with the child's CPU time (the rusage of waited-for children, before/after)."""
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
-    figures = command(project, vendor, name, *args)
+    figures = command(project, vendor, name, *args, trace=trace)
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     figures["cpu"] = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
     return figures
@@ -338,23 +431,27 @@ def populate(db: Database, old_project: Path) -> float:
 
 
 def measure(
-    vendor: str, n: int, runs: int, root: Path, log: Callable[[str], None]
+    vendor: str, n: int, runs: int, root: Path, log: Callable[[str], None], trace: bool = False
 ) -> dict[str, Any]:
     old_project, new_project = make_projects(root / f"{vendor}-{n}")
     db = Database(vendor, root, n)
     try:
         log(f"{vendor} {n:,} users: loading ({populate(db, old_project):.1f} s)")
-        result: dict[str, list[float]] = {
+        result: dict[str, list[Any]] = {
             k: [] for k in ("floor", "db", "statements", "wall", "cpu", "check_wall", "check_cpu")
         }
+        result["kinds"], result["phases"], result["trace"] = [], [], []
         backups = root / f"backups-{vendor}-{n}"
-        for run in range(runs):
+
+        def run_floor() -> None:
             name = db.copy()
             result["floor"].append(floor(vendor, name))
             if vendor == "mysql":
                 run_sql(vendor, name, floor_statements(vendor, forward=False))
             else:
                 db.discard(name)
+
+        def run_swap() -> dict[str, Any]:
             name = db.copy()
             swap = timed_command(
                 new_project,
@@ -366,14 +463,16 @@ def measure(
                 "--noinput",
                 "--backup-dir",
                 str(backups),
+                trace=trace,
             )
             if "Done; verified." not in swap["out"]:
                 raise RuntimeError(f"the swap did not verify:\n{swap['out']}")
-            for key in ("db", "statements", "wall", "cpu"):
+            for key in ("db", "statements", "wall", "cpu", "kinds", "phases", "trace"):
                 result[key].append(swap[key])
             check = timed_command(new_project, vendor, name, "check")
             result["check_wall"].append(check["wall"])
             result["check_cpu"].append(check["cpu"])
+            swap["check_cpu"] = check["cpu"]
             if vendor == "mysql":
                 command(
                     new_project,
@@ -387,14 +486,37 @@ def measure(
                 )
             else:
                 db.discard(name)
+            return swap
+
+        for run in range(runs):
+            # Interleaved, and each goes first in every other run.
+            if run % 2 == 0:
+                run_floor()
+                swap = run_swap()
+            else:
+                swap = run_swap()
+                run_floor()
             log(
                 f"  run {run + 1}: floor {result['floor'][-1] * 1000:.1f} ms, swap db "
                 f"{swap['db'] * 1000:.1f} ms ({swap['statements']} statements), wall "
-                f"{swap['wall']:.2f} s, cpu {swap['cpu']:.2f} s; check cpu {check['cpu']:.2f} s"
+                f"{swap['wall']:.2f} s, cpu {swap['cpu']:.2f} s; check cpu "
+                f"{swap['check_cpu']:.2f} s"
             )
         return {"backend": vendor, "users": n, **result}
     finally:
         db.drop()
+
+
+def by_kind(kinds: list[dict[str, list[float]]]) -> str:
+    """Statements (and the median milliseconds) of each kind over the runs."""
+    names = sorted({k for run in kinds for k in run}, key=lambda k: (k == "commit", k))
+    parts = []
+    for name in names:
+        counts = [run.get(name, [0, 0.0])[0] for run in kinds]
+        ms = statistics.median(run.get(name, [0, 0.0])[1] for run in kinds) * 1000
+        count = int(statistics.median(counts))
+        parts.append(f"{name} {count} ({ms:.1f} ms)")
+    return ", ".join(parts)
 
 
 def median_range(values: list[float], scale: float = 1.0, digits: int = 1) -> str:
@@ -402,8 +524,13 @@ def median_range(values: list[float], scale: float = 1.0, digits: int = 1) -> st
     return f"{m:.{digits}f} [{min(values) * scale:.{digits}f}-{max(values) * scale:.{digits}f}]"
 
 
-def report(rows: list[dict[str, Any]]) -> bool:
+def loadavg() -> str:
+    return " ".join(Path("/proc/loadavg").read_text().split()[:3])
+
+
+def report(rows: list[dict[str, Any]], header: str) -> bool:
     met = True
+    print(header)
     print(
         f"{'backend':<10} {'users':>9}  {'floor ms':<18} {'swap db ms':<20} {'ratio':>6}  "
         f"{'stmts':>5}  {'swap wall s':<18} {'swap cpu s':<18} {'check cpu s':<18} {'cpu ratio':>9}"
@@ -419,6 +546,11 @@ def report(rows: list[dict[str, Any]]) -> bool:
             f"{median_range(r['cpu'], 1, 2):<18} {median_range(r['check_cpu'], 1, 2):<18} "
             f"{r['cpu_ratio']:>8.2f}x"
         )
+    print()
+    for r in rows:
+        print(f"{r['backend']} {r['users']:,}, statements by kind: {by_kind(r['kinds'])}")
+        if any(r["phases"]):
+            print(f"  by phase of the swap: {by_kind(r['phases'])}")
     print()
     for backend in dict.fromkeys(r["backend"] for r in rows):
         mine = [r for r in rows if r["backend"] == backend]
@@ -442,8 +574,7 @@ def report(rows: list[dict[str, Any]]) -> bool:
             )
             met &= growth < GOAL_GROWTH
         print(line)
-    load = os.getloadavg()
-    print(f"load average during the run: {load[0]:.2f} {load[1]:.2f} {load[2]:.2f}")
+    print(f"load average (/proc/loadavg) after the run: {loadavg()}")
     return met
 
 
@@ -453,7 +584,21 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--backends", nargs="+", choices=BACKENDS, default=list(BACKENDS))
     parser.add_argument("--runs", type=int, default=3, help="Runs of each (default 3).")
     parser.add_argument("--json", type=Path, help="Also write the figures to this file.")
+    parser.add_argument(
+        "--trace",
+        action="store_true",
+        help="Also count the swap's statements by phase (start-up, preflight, plan, backup, run, "
+        "verify, result) and keep every statement in the --json file (patches the command's "
+        "functions to know the phase: for profiling, not for the figures).",
+    )
     options = parser.parse_args(argv)
+    import django
+
+    header = (
+        f"swap_user_model against the hand-written floor; Django {django.get_version()}; Python "
+        f"{sys.version.split()[0]}; median [min-max] of {options.runs} interleaved runs; "
+        f"load average (/proc/loadavg) before: {loadavg()}, on {os.cpu_count()} CPUs"
+    )
 
     def log(message: str) -> None:
         print(message, file=sys.stderr, flush=True)
@@ -462,8 +607,8 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory(prefix="authtools-bench-") as tmp:
         for vendor in options.backends:
             for n in sorted(options.sizes):
-                rows.append(measure(vendor, n, options.runs, Path(tmp), log))
-    met = report(rows)
+                rows.append(measure(vendor, n, options.runs, Path(tmp), log, options.trace))
+    met = report(rows, header)
     if options.json:
         options.json.write_text(json.dumps(rows, indent=2))
     return 0 if met else 1

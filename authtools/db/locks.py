@@ -5,6 +5,7 @@ nor makes the application wait long behind it."""
 
 from __future__ import annotations
 
+import contextlib
 import math
 import time
 import zlib
@@ -71,7 +72,8 @@ def retryable(exc: BaseException) -> bool:
 @contextmanager
 def advisory_lock(database: str, name: str) -> Iterator[None]:
     """PostgreSQL: pg_try_advisory_lock; MySQL/MariaDB: GET_LOCK; SQLite: the file lock of its
-    write transactions is enough. Raises LockBusy when another session holds it."""
+    write transactions is enough. Raises LockBusy when another session holds it. Taken again
+    inside itself (the same lock, the same connection), it only counts: no statement."""
     from django.db import connections
 
     connection = connections[database]
@@ -80,29 +82,31 @@ def advisory_lock(database: str, name: str) -> Iterator[None]:
     # the key carries the database name (hashed: lock names are limited to 64 characters).
     database_name = str(connection.settings_dict.get("NAME"))
     key = f"authtools:{name}:{zlib.crc32(database_name.encode()):08x}"
+    held: dict[str, int] = connection.__dict__.setdefault("_authtools_advisory_locks", {})
+    if held.get(key) or vendor not in ("postgresql", "mysql"):
+        held[key] = held.get(key, 0) + 1
+        try:
+            yield
+        finally:
+            held[key] -= 1
+        return
     if vendor == "postgresql":
         lock_id = zlib.crc32(key.encode())
-        with connection.cursor() as cursor:
-            cursor.execute("SELECT pg_try_advisory_lock(%s)", [lock_id])
-            if not cursor.fetchone()[0]:
-                raise LockBusy(f"another authtools procedure holds the lock {key!r}")
-        try:
-            yield
-        finally:
-            with connection.cursor() as cursor:
-                cursor.execute("SELECT pg_advisory_unlock(%s)", [lock_id])
-    elif vendor == "mysql":
-        with connection.cursor() as cursor:
-            cursor.execute("SELECT GET_LOCK(%s, 0)", [key])
-            if cursor.fetchone()[0] != 1:
-                raise LockBusy(f"another authtools procedure holds the lock {key!r}")
-        try:
-            yield
-        finally:
-            with connection.cursor() as cursor:
-                cursor.execute("SELECT RELEASE_LOCK(%s)", [key])
+        take, free = "SELECT pg_try_advisory_lock(%s)", "SELECT pg_advisory_unlock(%s)"
+        params: list[Any] = [lock_id]
     else:
+        take, free, params = "SELECT GET_LOCK(%s, 0)", "SELECT RELEASE_LOCK(%s)", [key]
+    with connection.cursor() as cursor:
+        cursor.execute(take, params)
+        if cursor.fetchone()[0] not in (True, 1):
+            raise LockBusy(f"another authtools procedure holds the lock {key!r}")
+    held[key] = 1
+    try:
         yield
+    finally:
+        held[key] = 0
+        with connection.cursor() as cursor:
+            cursor.execute(free, params)
 
 
 def lock_tables(database: str, tables: list[str]) -> None:
@@ -113,7 +117,7 @@ def lock_tables(database: str, tables: list[str]) -> None:
     ``TableLocks`` (then LockTimeout). Tables that do not exist are left out. Elsewhere
     nothing: MySQL's LOCK TABLES would commit the transaction, and SQLite's first write locks
     the whole file."""
-    from django.db import connections, transaction
+    from django.db import connections
 
     from authtools.db.schema import quote
 
@@ -124,30 +128,25 @@ def lock_tables(database: str, tables: list[str]) -> None:
     attempts = int(getattr(tables, "attempts", DEFAULT_LOCK_ATTEMPTS))
     log = getattr(tables, "log", None) or (lambda message: None)
     waits = getattr(tables, "waits", [])
-    with connection.cursor() as cursor:
-        cursor.execute(
-            "SELECT set_config('lock_timeout', %s, true)",
-            [f"{max(1, math.ceil(timeout * 1000))}ms"],
-        )
-        cursor.execute(
-            "SELECT t FROM unnest(%s::text[]) WITH ORDINALITY AS u(t, n) "
-            "WHERE to_regclass(quote_ident(t)) IS NOT NULL ORDER BY n",
-            [list(tables)],
-        )
-        present = [row[0] for row in cursor.fetchall()]
+    present = _existing(connection, list(tables))
     if not present:
         return
+    # One round trip an attempt: a savepoint to roll back to (it releases what was taken), the
+    # transaction's lock_timeout (a number of milliseconds), the locks.
     statement = (
+        "SAVEPOINT authtools_lock;\n"
+        f"SET LOCAL lock_timeout = '{max(1, math.ceil(timeout * 1000))}ms';\n"
         f"LOCK TABLE {', '.join(quote(connection, t) for t in present)} IN ACCESS EXCLUSIVE MODE"
     )
     for attempt in range(1, attempts + 1):
         started = time.monotonic()
-        savepoint = transaction.savepoint(using=database)
         try:
             with connection.cursor() as cursor:
                 cursor.execute(statement)
         except Exception as exc:
-            transaction.savepoint_rollback(savepoint, using=database)
+            # (if this fails too, the next attempt says why; the transaction is rolled back)
+            with contextlib.suppress(Exception), connection.cursor() as cursor:
+                cursor.execute("ROLLBACK TO SAVEPOINT authtools_lock")
             waits.append(time.monotonic() - started)
             if not retryable(exc):
                 raise
@@ -164,19 +163,42 @@ def lock_tables(database: str, tables: list[str]) -> None:
             )
             time.sleep(delay)
             continue
-        transaction.savepoint_commit(savepoint, using=database)
         waits.append(time.monotonic() - started)
         return
 
 
+def _existing(connection: Any, tables: list[str]) -> list[str]:
+    """TABLES that exist, in their order: from the run's catalog snapshot when the connection
+    is pinned to one (no statement), else asked of the database."""
+    from authtools.db import snapshot
+
+    if snapshot.is_pinned(connection):
+        known = snapshot.current(connection).tables
+        return [t for t in tables if t in known]
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT t FROM unnest(%s::text[]) WITH ORDINALITY AS u(t, n) "
+            "WHERE to_regclass(quote_ident(t)) IS NOT NULL ORDER BY n",
+            [tables],
+        )
+        return [row[0] for row in cursor.fetchall()]
+
+
 def session_lock_timeout(connection: Any, timeout: float) -> None:
     """MySQL/MariaDB: bound this session's waits for row locks (innodb_lock_wait_timeout) and
-    metadata locks (lock_wait_timeout, what RENAME TABLE and ALTER TABLE wait for)."""
+    metadata locks (lock_wait_timeout, what RENAME TABLE and ALTER TABLE wait for); set once
+    per database session (not again before every step)."""
     if connection.vendor != "mysql":
         return
     seconds = max(1, math.ceil(timeout))
+    # Remembered on the driver's connection object: a reconnect starts without it.
+    if getattr(connection.connection, "_authtools_lock_wait", None) == seconds:
+        return
     with connection.cursor() as cursor:
         cursor.execute(
             "SET SESSION lock_wait_timeout = %s, innodb_lock_wait_timeout = %s",
             [seconds, seconds],
         )
+    # (a driver connection that takes no attributes: set every time)
+    with contextlib.suppress(AttributeError):
+        connection.connection._authtools_lock_wait = seconds

@@ -1,11 +1,13 @@
 """The database catalog in one read: tables, columns, constraints, indexes and sequences.
 
 ``read(connection)`` builds a ``Snapshot`` with a fixed number of queries per backend (PostgreSQL
-4, MySQL/MariaDB 3, SQLite 3), whatever the number of tables; ``authtools.db.catalog`` and
+1, MySQL/MariaDB 4, SQLite 3), whatever the number of tables; ``authtools.db.catalog`` and
 ``authtools.db.schema`` answer from it. Inside ``pinned(connection)`` (a procedure's run) one
 snapshot serves every question: the renames authtools itself runs through
 ``schema.rename_sql`` are applied to it as they execute, any other DDL on the connection makes
-it read again, and so does a transaction that ended without committing them.
+it read again, and so does a transaction that ended without committing them. While pinned,
+Django's own ``connection.introspection.table_names()`` (the migration recorder's ``has_table``,
+the loader) answers from the snapshot too, when one is current: no catalog query either.
 
 Names follow each backend's catalog: SQLite's primary key is ``__primary__`` and its foreign
 keys ``fk_<column>`` (SQLite names neither). CHECK constraints are read on PostgreSQL only (no
@@ -16,6 +18,7 @@ name: the snapshot holds the foreign key.
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -53,6 +56,8 @@ class Snapshot:
     columns: dict[str, dict[str, str]] = field(default_factory=dict)  # table -> column -> type
     constraints: dict[str, dict[str, Constraint]] = field(default_factory=dict)  # table -> name
     sequences: dict[str, Sequence] = field(default_factory=dict)  # name -> sequence
+    # table -> Django's TableInfo type: 't' table, 'v' view, 'p' partition (PostgreSQL)
+    kinds: dict[str, str] = field(default_factory=dict)
     # Renames applied in place inside a transaction that has not committed yet.
     pending: bool = False
 
@@ -80,6 +85,7 @@ class Snapshot:
         """What a rename of KIND (table, column, index, constraint, sequence) did."""
         if kind == "table":
             self.columns[new] = self.columns.pop(old, {})
+            self.kinds[new] = self.kinds.pop(old, "t")
             self.constraints[new] = {
                 n: replace(c, table=new) for n, c in self.constraints.pop(old, {}).items()
             }
@@ -118,25 +124,30 @@ class Snapshot:
 
 # --- reading ------------------------------------------------------------------------------------
 
+# Each query's columns are c0, c1, ...: _read_postgresql sends the four as one statement.
 _PG_COLUMNS = """
-SELECT c.relname, a.attname, format_type(a.atttypid, a.atttypmod)
+SELECT c.relname AS c0, a.attname AS c1, format_type(a.atttypid, a.atttypmod) AS c2,
+       CASE WHEN c.relispartition THEN 'p' WHEN c.relkind IN ('m', 'v') THEN 'v' ELSE 't' END
+       AS c3, a.attnum AS c4
 FROM pg_class c
 LEFT JOIN pg_attribute a ON a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped
 WHERE c.relkind IN ('f', 'm', 'p', 'r', 'v') AND pg_catalog.pg_table_is_visible(c.oid)
   AND c.relnamespace NOT IN ('pg_catalog'::regnamespace, 'pg_toast'::regnamespace)
-ORDER BY c.relname, a.attnum
 """
 
 _PG_CONSTRAINTS = """
-SELECT co.conname, cl.relname, co.contype,
+SELECT co.conname AS c0, cl.relname AS c1, co.contype AS c2,
        ARRAY(SELECT a.attname FROM unnest(co.conkey) WITH ORDINALITY k(n, o)
-             JOIN pg_attribute a ON a.attrelid = co.conrelid AND a.attnum = k.n ORDER BY k.o),
-       rcl.relname,
+             JOIN pg_attribute a ON a.attrelid = co.conrelid AND a.attnum = k.n ORDER BY k.o)
+       AS c3,
+       rcl.relname AS c4,
        ARRAY(SELECT a.attname FROM unnest(co.confkey) WITH ORDINALITY k(n, o)
-             JOIN pg_attribute a ON a.attrelid = co.confrelid AND a.attnum = k.n ORDER BY k.o),
+             JOIN pg_attribute a ON a.attrelid = co.confrelid AND a.attnum = k.n ORDER BY k.o)
+       AS c5,
        ARRAY(SELECT format_type(a.atttypid, a.atttypmod)
              FROM unnest(co.confkey) WITH ORDINALITY k(n, o)
              JOIN pg_attribute a ON a.attrelid = co.confrelid AND a.attnum = k.n ORDER BY k.o)
+       AS c6
 FROM pg_constraint co
 JOIN pg_class cl ON cl.oid = co.conrelid
 LEFT JOIN pg_class rcl ON rcl.oid = co.confrelid
@@ -145,9 +156,10 @@ WHERE pg_catalog.pg_table_is_visible(cl.oid)
 """
 
 _PG_INDEXES = """
-SELECT i.relname, t.relname, ix.indisunique,
+SELECT i.relname AS c0, t.relname AS c1, ix.indisunique AS c2,
        ARRAY(SELECT a.attname FROM unnest(ix.indkey) WITH ORDINALITY k(n, o)
              JOIN pg_attribute a ON a.attrelid = ix.indrelid AND a.attnum = k.n ORDER BY k.o)
+       AS c3
 FROM pg_index ix
 JOIN pg_class i ON i.oid = ix.indexrelid
 JOIN pg_class t ON t.oid = ix.indrelid
@@ -158,7 +170,7 @@ WHERE pg_catalog.pg_table_is_visible(t.oid)
 """
 
 _PG_SEQUENCES = """
-SELECT s.relname, t.relname, a.attname
+SELECT s.relname AS c0, t.relname AS c1, a.attname AS c2
 FROM pg_class s
 LEFT JOIN pg_depend d ON d.objid = s.oid AND d.classid = 'pg_class'::regclass
      AND d.refclassid = 'pg_class'::regclass AND d.deptype IN ('a', 'i')
@@ -171,14 +183,33 @@ WHERE s.relkind = 'S' AND pg_catalog.pg_table_is_visible(s.oid)
 _PG_KINDS: dict[str, ConstraintKind] = {"p": "primary", "u": "unique", "f": "foreign", "c": "check"}
 
 
+def _pg_rows(query: str, width: int, order: str = "") -> str:
+    """QUERY's rows as one JSON array of arrays (a column of the single statement)."""
+    row = ", ".join(f"q.c{i}" for i in range(width))
+    return f"(SELECT json_agg(json_build_array({row}){order}) FROM ({query}) q)"
+
+
+_PG_ALL = "SELECT " + ",\n".join(
+    [
+        _pg_rows(_PG_COLUMNS, 4, " ORDER BY q.c0, q.c4"),
+        _pg_rows(_PG_CONSTRAINTS, 7),
+        _pg_rows(_PG_INDEXES, 4),
+        _pg_rows(_PG_SEQUENCES, 3),
+    ]
+)
+
+
 def _read_postgresql(cursor: Any, snap: Snapshot) -> None:
-    cursor.execute(_PG_COLUMNS)
-    for table, column, type_ in cursor.fetchall():
+    # One round trip for the whole catalog (the four queries, each as a JSON column).
+    cursor.execute(_PG_ALL)
+    loaded = [json.loads(v) if isinstance(v, str | bytes) else v for v in cursor.fetchone()]
+    columns, constraints, indexes, sequences = (v or [] for v in loaded)
+    for table, column, type_, table_kind in columns:
+        snap.kinds[table] = table_kind
         cols = snap.columns.setdefault(table, {})
         if column is not None:
             cols[column] = type_
-    cursor.execute(_PG_CONSTRAINTS)
-    for name, table, contype, cols, ref_table, ref_cols, ref_types in cursor.fetchall():
+    for name, table, contype, cols, ref_table, ref_cols, ref_types in constraints:
         kind = _PG_KINDS.get(contype)
         if kind is None:
             continue  # exclusion and trigger constraints
@@ -192,13 +223,11 @@ def _read_postgresql(cursor: Any, snap: Snapshot) -> None:
             ref_columns=tuple(ref_cols or ()) if kind == "foreign" else (),
             ref_types=tuple(ref_types or ()) if kind == "foreign" else (),
         )
-    cursor.execute(_PG_INDEXES)
-    for name, table, unique, cols in cursor.fetchall():
+    for name, table, unique, cols in indexes:
         snap.constraints.setdefault(table, {}).setdefault(
             name, Constraint(name, table, "index", tuple(cols or ()), unique=bool(unique))
         )
-    cursor.execute(_PG_SEQUENCES)
-    for name, table, column in cursor.fetchall():
+    for name, table, column in sequences:
         snap.sequences[name] = Sequence(name, table, column)
 
 
@@ -207,6 +236,11 @@ def _read_postgresql(cursor: Any, snap: Snapshot) -> None:
 _MYSQL_COLUMNS = """
 SELECT TABLE_NAME, COLUMN_NAME, COLUMN_TYPE FROM information_schema.COLUMNS
 WHERE TABLE_SCHEMA = DATABASE() ORDER BY TABLE_NAME, ORDINAL_POSITION
+"""
+
+_MYSQL_VIEWS = """
+SELECT TABLE_NAME FROM information_schema.TABLES
+WHERE TABLE_SCHEMA = DATABASE() AND TABLE_TYPE = 'VIEW'
 """
 
 _MYSQL_INDEXES = """
@@ -226,6 +260,10 @@ def _read_mysql(cursor: Any, snap: Snapshot) -> None:
     cursor.execute(_MYSQL_COLUMNS)
     for table, column, type_ in cursor.fetchall():
         snap.columns.setdefault(table, {})[column] = type_
+        snap.kinds[table] = "t"
+    cursor.execute(_MYSQL_VIEWS)
+    for (view,) in cursor.fetchall():
+        snap.kinds[view] = "v"
     cursor.execute(_MYSQL_INDEXES)
     indexes: dict[tuple[str, str], tuple[bool, list[str]]] = {}
     for table, name, non_unique, column in cursor.fetchall():
@@ -250,7 +288,7 @@ def _read_mysql(cursor: Any, snap: Snapshot) -> None:
 
 # SQLite's table-valued pragmas read every table in one query each.
 _SQLITE_COLUMNS = """
-SELECT m.name, c.name, c.type, c.pk FROM sqlite_master m
+SELECT m.name, c.name, c.type, c.pk, m.type FROM sqlite_master m
 LEFT JOIN pragma_table_info(m.name) c
 WHERE m.type IN ('table', 'view') AND m.name != 'sqlite_sequence'
 ORDER BY m.name, c.cid
@@ -275,7 +313,8 @@ ORDER BY m.name, il.name, ii.seqno
 def _read_sqlite(cursor: Any, snap: Snapshot) -> None:
     cursor.execute(_SQLITE_COLUMNS)
     pks: dict[str, list[tuple[int, str]]] = {}
-    for table, column, type_, pk in cursor.fetchall():
+    for table, column, type_, pk, table_type in cursor.fetchall():
+        snap.kinds[table] = "v" if table_type == "view" else "t"
         table_columns = snap.columns.setdefault(table, {})
         if column is not None:
             table_columns[column] = type_ or ""
@@ -341,6 +380,7 @@ class _Pin:
     def __init__(self) -> None:
         self.snapshot: Snapshot | None = None
         self.depth = 0
+        self.stale = False  # made stale by DDL this module did not expect
         # statement -> (kind, table, old, new), registered by schema.rename_sql
         self.expected: dict[str, tuple[str, str, str, str] | None] = {}
 
@@ -354,12 +394,16 @@ class _Pin:
         if self.snapshot is None:
             return
         statement = sql.strip().rstrip(";")
-        if statement not in self.expected:
+        # Several expected statements sent at once (``batch()``) count one by one.
+        parts = [statement] if statement in self.expected else statement.split(BATCH)
+        if any(part.strip().rstrip(";") not in self.expected for part in parts):
             self.snapshot = None  # somebody else's DDL: read again when asked
+            self.stale = True
             return
-        rename = self.expected[statement]
-        if rename is not None:
-            self.snapshot.apply(*rename)
+        for part in parts:
+            rename = self.expected[part.strip().rstrip(";")]
+            if rename is not None:
+                self.snapshot.apply(*rename)
         if connection.in_atomic_block and not self.snapshot.pending:
             snap = self.snapshot
             snap.pending = True
@@ -385,6 +429,20 @@ def pinned(connection: Any) -> Iterator[None]:
     pin.depth += 1
     if pin.depth == 1:
         connection.execute_wrappers.append(pin)
+        introspection = connection.introspection
+        original = introspection.table_names
+
+        def table_names(cursor: Any = None, include_views: bool = False) -> list[str]:
+            # From the snapshot when it is current (read now if none was read yet); after
+            # somebody else's DDL (a migration run by Django's executor) ask the database.
+            if pin.stale and pin.snapshot is None:
+                return list(original(cursor, include_views))
+            snap = current(connection)
+            return sorted(
+                t for t, kind in snap.kinds.items() if kind == "t" or (include_views and kind)
+            )
+
+        introspection.table_names = table_names
     try:
         yield
     finally:
@@ -392,8 +450,23 @@ def pinned(connection: Any) -> Iterator[None]:
         if pin.depth == 0:
             if pin in connection.execute_wrappers:  # (an unbalanced execute_wrapper() may pop it)
                 connection.execute_wrappers.remove(pin)
+            connection.introspection.__dict__.pop("table_names", None)
             pin.snapshot = None
+            pin.stale = False
             pin.expected.clear()
+
+
+def is_pinned(connection: Any) -> bool:
+    return _pin(connection) is not None
+
+
+BATCH = ";\n"
+
+
+def batch(statements: list[str]) -> str:
+    """STATEMENTS as one text to send at once (PostgreSQL runs them in one round trip); the
+    snapshot follows each of them as if sent alone."""
+    return BATCH.join(s.strip().rstrip(";") for s in statements)
 
 
 def current(connection: Any) -> Snapshot:

@@ -15,14 +15,16 @@ from authtools.procedures.swap.steps import build_plan
 
 @contextmanager
 def locked(database: str) -> Iterator[None]:
-    """Hold the database's authtools lock (PostgreSQL advisory lock, MySQL GET_LOCK), and read
-    the catalog once for the whole swap (see authtools.db.snapshot)."""
+    """Hold the database's authtools lock (PostgreSQL advisory lock, MySQL GET_LOCK) from the
+    preflight to the verification, and read the catalog once for the whole swap (see
+    authtools.db.snapshot). It is the lock the runner takes for every procedure: taking it
+    again there costs no statement."""
     from django.db import connections
 
     from authtools.db.snapshot import pinned
     from authtools.procedures.runner import procedure_lock
 
-    with procedure_lock(database, PROCEDURE), pinned(connections[database]):
+    with procedure_lock(database, "procedure"), pinned(connections[database]):
         yield
 
 

@@ -38,14 +38,25 @@ def _execute(connection: Any, statements: list[str], timeout: float = 5.0) -> No
 
 
 def _run_renames(connection: Any, renames: list[Rename], timeout: float = 5.0) -> None:
-    """Each rename runs only when its source is still there, so a step can be run again."""
+    """Each rename runs only when its source is still there, so a step can be run again.
+
+    PostgreSQL: the renames of a step that renames no table or column (its indexes,
+    constraints, sequences: independent of one another) are sent in one round trip."""
+    from authtools.db.snapshot import batch
+
+    def present(rename: Rename) -> bool:
+        table = rename.table if rename.kind != "table" else rename.old
+        return exists(connection, rename.kind, rename.old, table)
+
+    if connection.vendor == "postgresql" and all(
+        r.kind not in ("table", "column") for r in renames
+    ):
+        statements = [sql for r in renames if present(r) for sql in rename_sql(connection, r)]
+        if statements:
+            _execute(connection, [batch(statements)], timeout)
+        return
     for rename in renames:
-        if exists(
-            connection,
-            rename.kind,
-            rename.old,
-            rename.table if rename.kind != "table" else rename.old,
-        ):
+        if present(rename):
             _execute(connection, rename_sql(connection, rename), timeout)
 
 
@@ -76,7 +87,9 @@ def _step(spec: SwapSpec, s: StepSpec) -> Step:
 
             from authtools.procedures.contenttypes import remap
 
-            with transaction.atomic(using=spec.database):
+            # Its own transaction when run alone; inside the run's, no savepoint (a failure
+            # rolls the whole transaction back anyway).
+            with transaction.atomic(using=spec.database, savepoint=False):
                 counts = remap(spec.database, s.data["old"], s.data["new"])
             runtime.state["contenttypes"] = counts
         elif s.kind == "migrations":
@@ -311,12 +324,16 @@ def backup_metadata(spec: SwapSpec, runtime: Runtime) -> None:
     from django.db.migrations.recorder import MigrationRecorder
 
     runtime.backup_dir.write_json(SPEC, spec.as_data())
-    labels = [tuple(label.lower().split(".")) for label in (spec.old_label, spec.new_label)]
+    from django.db.models import Q
+
+    labels = [label.lower().split(".") for label in (spec.old_label, spec.new_label)]
     cts = ContentType.objects.db_manager(spec.database)
     rows = [
         {"id": ct.pk, "app_label": ct.app_label, "model": ct.model}
-        for ct in cts.all()
-        if (ct.app_label, ct.model) in labels
+        for ct in cts.filter(
+            Q(app_label=labels[0][0], model=labels[0][1])
+            | Q(app_label=labels[1][0], model=labels[1][1])
+        ).order_by("pk")
     ]
     permissions = list(
         Permission.objects.db_manager(spec.database)
