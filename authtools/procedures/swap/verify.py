@@ -117,7 +117,7 @@ def _fresh_migrate_differences(connection: Any, spec: SwapSpec, snap: Snapshot) 
     through = [
         f.remote_field.through
         for f in model._meta.local_many_to_many
-        if f.remote_field.through._meta.auto_created
+        if f.remote_field.through is not None and f.remote_field.through._meta.auto_created
     ]
     for m in (model, *through):
         table = m._meta.db_table
