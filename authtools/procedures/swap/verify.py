@@ -174,16 +174,19 @@ def _expected_foreign_keys(
     migrate builds to MODEL and in its many-to-many tables."""
     from django.apps import apps
 
-    out = []
+    out: list[tuple[str, str, tuple[str, str]]] = []
     for m in apps.get_models(include_auto_created=True):
         opts = m._meta
         if not opts.managed or opts.proxy:
             continue
         for f in opts.local_concrete_fields:
-            remote = getattr(f, "remote_field", None)
-            if remote is None or not getattr(f, "db_constraint", False):
+            field: Any = f
+            remote = getattr(field, "remote_field", None)
+            if remote is None or not getattr(field, "db_constraint", False):
                 continue
             if remote.model is model or m in through:
-                target = f.target_field
-                out.append((opts.db_table, f.column, (target.model._meta.db_table, target.column)))
+                target = field.target_field
+                out.append(
+                    (opts.db_table, field.column, (target.model._meta.db_table, target.column))
+                )
     return sorted(out)
