@@ -5,10 +5,18 @@ identifier quote, which Django's SQL cannot take, is refused at plan time."""
 
 from __future__ import annotations
 
+import hashlib
 from pathlib import Path
 
 from .conftest import Project
-from .swaphelpers import assert_clean, before_state, relabelled, snapshot, write_new_model
+from .swaphelpers import (
+    assert_clean,
+    assert_same_schema_as_fresh_migrate,
+    before_state,
+    relabelled,
+    snapshot,
+    write_new_model,
+)
 
 NAME = "acc'||(select current_user)||' ü"
 
@@ -71,3 +79,108 @@ def test_a_quote_character_in_db_table_is_refused_at_plan_time(project: Project)
         "escape; choose a name without it (Meta.db_table). Nothing was changed.\n"
     )
     assert project.db.tables() == tables
+
+
+RENAMED_ORDER = """from django.conf import settings
+from django.db import models
+
+
+class Order(models.Model):
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="orders"
+    )
+    total = models.DecimalField(max_digits=10, decimal_places=2)
+    created = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        db_table = "shop_purchase"
+"""
+
+MOVE_ORDER = """from django.db import migrations
+
+
+class Migration(migrations.Migration):
+    dependencies = [("shop", "0001_initial")]
+    operations = [migrations.AlterModelTable("order", "shop_purchase")]
+"""
+
+VERIFY = """
+import json, os
+from authtools.procedures.swap.spec import SwapSpec
+from authtools.procedures.swap.verify import verify
+spec = SwapSpec.from_dict(json.load(open(os.environ["SWAP_SPEC"])))
+print("\\n".join(verify(spec)))
+"""
+
+
+def constraint_names(project: Project, table: str) -> list[str]:
+    return sorted(
+        project.shell(
+            "from django.db import connection\n"
+            "with connection.cursor() as c:\n"
+            f"    print('\\n'.join(connection.introspection.get_constraints(c, {table!r})))\n"
+        ).split()
+    )
+
+
+def test_names_made_under_an_earlier_table_name_are_renamed_and_verified(
+    db_project: Project, tmp_path: Path
+) -> None:
+    """shop.Order's table was renamed by an earlier migration (AlterModelTable): its foreign
+    key to the user keeps the name made under 'shop_order'. The swap renames it where the
+    backend can (a fresh migrate of the same migrations names it after the new user table),
+    and the verification reports any name, column or foreign key a fresh migrate would build
+    differently."""
+    project = db_project
+    project.write("shop/models.py", RENAMED_ORDER)
+    project.write("shop/migrations/0002_move.py", MOVE_ORDER)
+    before_state(project)
+    expected = snapshot(project)
+    write_new_model(project)
+    backups = tmp_path / "backups"
+    run = project.manage(
+        "swap_user_model", "--from", "auth.User", "--noinput", "--backup-dir", str(backups)
+    )
+    assert run.code == 0, str(run)
+    assert "Done; verified." in run.out
+    assert snapshot(project) == relabelled(expected)
+    assert_same_schema_as_fresh_migrate(project, tmp_path)
+    names = constraint_names(project, "shop_purchase")
+    fks = [n for n in names if "_fk_" in n]
+    if project.db.vendor == "postgresql":
+        assert [n for n in names if "auth_user" in n] == []
+        assert len(fks) == 1 and fks[0].startswith("shop_order_user_id_"), names
+        assert fks[0].endswith("_fk_accounts_user_id"), names
+    elif project.db.vendor == "mysql":  # a foreign key cannot be renamed in place there
+        assert fks[0].startswith("shop_order_user_id_"), names
+        assert fks[0].endswith("_fk_auth_user_id"), names
+        assert "MySQL cannot rename a foreign key in place" in run.out
+
+    # The verification, given schemas a fresh migrate would not build.
+    [folder] = [p for p in backups.iterdir() if p.is_dir()]
+    spec = str(folder / "swap-spec.json")
+    assert project.ok("shell", "-v", "0", "-c", VERIFY, SWAP_SPEC=spec).out == "\n"
+    project.db.query("ALTER TABLE accounts_user ADD COLUMN extra integer")
+    lines = [
+        "table 'accounts_user' has column(s) extra that a fresh migrate of accounts.User "
+        "would not build"
+    ]
+    if project.db.vendor == "postgresql":
+        old = fks[0].replace("_fk_accounts_user_id", "_fk_auth_user_id")
+        project.db.query(f'ALTER TABLE shop_purchase RENAME CONSTRAINT "{fks[0]}" TO "{old}"')
+        lines.append(
+            f"constraint {old!r} of 'shop_purchase' keeps an old name (a fresh migrate names "
+            f"it {fks[0]!r})"
+        )
+    if project.db.vendor == "mysql":
+        [unique] = [n for n in constraint_names(project, "accounts_user_groups") if "_uniq" in n]
+        digest = hashlib.md5(b"auth_user_groupsuser_idgroup_id").hexdigest()[:8]
+        old = f"auth_user_groups_user_id_group_id_{digest}_uniq"
+        project.db.query(f"ALTER TABLE accounts_user_groups RENAME INDEX {unique} TO {old}")
+        lines.append(
+            f"index {old!r} of 'accounts_user_groups' keeps an old name (a fresh migrate names "
+            f"it {unique!r})"
+        )
+    assert (
+        project.ok("shell", "-v", "0", "-c", VERIFY, SWAP_SPEC=spec).out == "\n".join(lines) + "\n"
+    )

@@ -16,6 +16,7 @@ from dataclasses import asdict, dataclass
 from typing import Any, Literal
 
 from authtools.db import snapshot
+from authtools.db.names import generated_name, is_fk_suffix, pg_auto_name_of, pg_object_name
 
 ObjectKind = Literal["table", "column", "index", "constraint", "sequence"]
 
@@ -254,63 +255,117 @@ def _django_names(
     columns: dict[str, str],
     ref_tables: dict[str, str],
     only_foreign_keys_to: str | None,
+    snap: snapshot.Snapshot | None = None,
 ) -> list[Rename]:
+    """Names are recognised by their columns and the table they reference, whatever table name
+    they were made under (a table renamed by an earlier migration keeps the names made under
+    its earlier name, in the database as in a fresh migrate of the same migrations).
+
+    Tables created by the new app's migrations (the user table and its many-to-many tables)
+    get the names a fresh migrate gives them under NEW_TABLE. Tables that only hold a foreign
+    key to the user table (``only_foreign_keys_to``) keep the table part of each name, as a
+    fresh migrate of their own migrations builds it: only the referenced table changes."""
     vendor = connection.vendor
     # Instantiated, never entered: on SQLite entering and leaving checks every foreign key.
     editor = connection.schema_editor()
-    snap = snapshot.current(connection)
+    snap = snap if snap is not None else snapshot.current(connection)
     renames: list[Rename] = []
     for name, info in sorted(snap.constraints_of(table).items()):
+        if vendor == "sqlite" and info.kind == "primary":
+            continue
         cols = list(info.columns)
         new_cols = [columns.get(c, c) for c in cols]
-        candidates: list[tuple[str, str, ObjectKind]] = []
+        new: str | None = None
+        kind: ObjectKind = "index"
         if info.kind == "foreign":
             ref_table, ref_column = info.ref_table or "", (info.ref_columns or ("",))[0]
             if only_foreign_keys_to is not None and ref_table != only_foreign_keys_to:
                 continue
             if vendor != "postgresql":
                 continue  # MySQL cannot rename a foreign key; SQLite's have no names
-            new_ref = ref_tables.get(ref_table, ref_table)
-            candidates.append(
-                (
-                    editor._create_index_name(table, cols, suffix=f"_fk_{ref_table}_{ref_column}"),
-                    editor._create_index_name(
-                        new_table, new_cols, suffix=f"_fk_{new_ref}_{ref_column}"
-                    ),
-                    "constraint",
-                )
-            )
+            kind = "constraint"
+            new_suffix = f"_fk_{ref_tables.get(ref_table, ref_table)}_{ref_column}"
+            made = generated_name(connection, name, cols, table, (f"_fk_{ref_table}_{ref_column}",))
+            if made is not None and is_fk_suffix(made[2], ref_column):
+                made_table, made_cols, _ = made
+                if only_foreign_keys_to is not None:
+                    new = editor._create_index_name(made_table, made_cols, suffix=new_suffix)
+                else:
+                    new = editor._create_index_name(new_table, new_cols, suffix=new_suffix)
         elif only_foreign_keys_to is not None:
             continue
         else:
-            if vendor == "postgresql":
-                candidates.append((f"{table}_pkey", f"{new_table}_pkey", "index"))
-                if len(cols) == 1:
-                    candidates.append(
-                        (f"{table}_{cols[0]}_key", f"{new_table}_{new_cols[0]}_key", "index")
-                    )
-            for suffix in ("", "_like", "_uniq"):
-                candidates.append(
-                    (
-                        editor._create_index_name(table, cols, suffix=suffix),
-                        editor._create_index_name(new_table, new_cols, suffix=suffix),
-                        "index",
-                    )
-                )
-        for old, new, kind in candidates:
-            if name == old and old != new:
-                if vendor == "sqlite" and info.kind == "primary":
-                    break
-                renames.append(Rename(kind, new_table, old, new, tuple(new_cols), info.unique))
-                break
+            new = _index_name(connection, editor, name, info, table, new_table, cols, new_cols)
+        if new is not None and new != name:
+            renames.append(Rename(kind, new_table, name, new, tuple(new_cols), info.unique))
     if vendor == "postgresql" and only_foreign_keys_to is None:
         for sequence in sorted(snap.sequences_of(table), key=lambda s: s.name):
             column = sequence.column or "id"
-            if sequence.name == f"{table}_{column}_seq":
-                new = f"{new_table}_{columns.get(column, column)}_seq"
+            if pg_auto_name_of(sequence.name, table, column, "seq"):
+                new = pg_object_name(new_table, columns.get(column, column), "seq")
                 if new != sequence.name:
                     renames.append(Rename("sequence", new_table, sequence.name, new))
     return renames
+
+
+def _index_name(
+    connection: Any,
+    editor: Any,
+    name: str,
+    info: snapshot.Constraint,
+    table: str,
+    new_table: str,
+    cols: list[str],
+    new_cols: list[str],
+) -> str | None:
+    """The name a fresh migrate gives index or constraint NAME of NEW_TABLE, if Django (or
+    PostgreSQL, for a primary key or a unique column) generated it; None otherwise."""
+    if connection.vendor == "postgresql":
+        if info.kind == "primary" and pg_auto_name_of(name, table, None, "pkey"):
+            return pg_object_name(new_table, None, "pkey")
+        if (
+            info.kind == "unique"
+            and len(cols) == 1
+            and pg_auto_name_of(name, table, cols[0], "key")
+        ):
+            return pg_object_name(new_table, new_cols[0], "key")
+    made = generated_name(connection, name, cols, table)
+    if made is not None and made[2] in ("", "_like", "_uniq"):
+        return str(editor._create_index_name(new_table, new_cols, suffix=made[2]))
+    return None
+
+
+def leftover_names(
+    connection: Any,
+    snap: snapshot.Snapshot,
+    created: list[str],
+    referencing: list[str],
+    old_ref: str,
+    new_ref: str,
+) -> list[Rename]:
+    """After a swap: the names a fresh migrate would give differently, where this backend can
+    rename them (empty when every name is right). CREATED are the tables the new app's
+    migrations build (names made under NEW names); REFERENCING the other tables whose foreign
+    keys point at NEW_REF, whose names must no longer name OLD_REF."""
+    left: list[Rename] = []
+    for table in created:
+        left += [
+            r
+            for r in _django_names(connection, table, table, {}, {}, None, snap)
+            if not _kept(connection.vendor, r)
+        ]
+    if old_ref != new_ref:
+        for table in referencing:
+            fresh = _django_names(connection, table, table, {}, {}, new_ref, snap)
+            # Still named for OLD_REF: nothing to rename to get the name made for OLD_REF.
+            as_before = {
+                r.old
+                for r in _django_names(
+                    connection, table, table, {}, {new_ref: old_ref}, new_ref, snap
+                )
+            }
+            left += [r for r in fresh if r.old not in as_before]
+    return left
 
 
 def sequence_reset_sql(connection: Any, table: str, column: str) -> list[str]:

@@ -5,8 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 from authtools.db.catalog import ForeignKey, foreign_keys
-from authtools.db.schema import next_key_follows
-from authtools.db.snapshot import refresh
+from authtools.db.schema import leftover_names, next_key_follows
+from authtools.db.snapshot import Snapshot, refresh
 from authtools.procedures.swap.spec import SwapSpec
 
 
@@ -46,6 +46,7 @@ def verify(spec: SwapSpec) -> list[str]:
     ]
     if dangling:
         failures.append(f"foreign keys point at no column: {', '.join(dangling)}")
+    failures += _fresh_migrate_differences(connection, spec, snap)
     if connection.vendor == "sqlite":
         broken = _sqlite_broken_rows(connection, spec, fks)
         if broken:
@@ -97,3 +98,95 @@ def _sqlite_broken_rows(
             if rows:
                 return table, len(rows)
     return None
+
+
+def _fresh_migrate_differences(connection: Any, spec: SwapSpec, snap: Snapshot) -> list[str]:
+    """Where the schema the swap left differs from what a fresh migrate of the new models
+    builds: the columns of the user table and its many-to-many tables, where each foreign key
+    to them (and of them) points, and the names the backend can rename. Computed from the
+    models and the catalog snapshot already read (no second migrate, no further catalog read)."""
+    from django.apps import apps
+
+    try:
+        model = apps.get_model(spec.new_label)
+    except LookupError:
+        return []  # the new model is gone (the way back): nothing to compare with
+    if model._meta.db_table != spec.new_table:
+        return []
+    failures: list[str] = []
+    through = [
+        f.remote_field.through
+        for f in model._meta.local_many_to_many
+        if f.remote_field.through is not None and f.remote_field.through._meta.auto_created
+    ]
+    for m in (model, *through):
+        table = m._meta.db_table
+        if table not in snap.columns:
+            continue  # reported above when the swap moved it
+        expected = {f.column for f in m._meta.local_concrete_fields}
+        actual = set(snap.columns[table])
+        if actual - expected:
+            failures.append(
+                f"table {table!r} has column(s) {', '.join(sorted(actual - expected))} that a "
+                f"fresh migrate of {m._meta.label} would not build"
+            )
+        if expected - actual:
+            failures.append(
+                f"table {table!r} lacks column(s) {', '.join(sorted(expected - actual))} of "
+                f"{m._meta.label}"
+            )
+    if connection.features.supports_foreign_keys:
+        points = {
+            (c.table, col): (c.ref_table, c.ref_columns[i] if i < len(c.ref_columns) else "")
+            for c in snap.foreign_keys()
+            for i, col in enumerate(c.columns)
+        }
+        for table, column, target in _expected_foreign_keys(model, through):
+            if table not in snap.columns:
+                continue
+            found = points.get((table, column))
+            if found is None:
+                failures.append(
+                    f"foreign key {table}.{column} is missing (a fresh migrate points it at "
+                    f"{target[0]}.{target[1]})"
+                )
+            elif found != target:
+                failures.append(
+                    f"foreign key {table}.{column} points at {found[0]}.{found[1]}, a fresh "
+                    f"migrate points it at {target[0]}.{target[1]}"
+                )
+    created = [r["new"] for s in spec.steps for r in s.renames if r.get("kind") == "table"]
+    # The many-to-many tables are built by the new app's migrations: checked as created when the
+    # swap renamed them, else (phase 2: Django's AlterModelTable moved them) named as it left them.
+    others = sorted({t for t, _ in spec.referencing} - set(spec.renamed_tables.values()))
+    for r in leftover_names(connection, snap, created, others, spec.old_table, spec.new_table):
+        failures.append(
+            f"{r.kind} {r.old!r} of {r.table!r} keeps an old name (a fresh migrate names it "
+            f"{r.new!r})"
+        )
+    return failures
+
+
+def _expected_foreign_keys(
+    model: Any, through: list[Any]
+) -> list[tuple[str, str, tuple[str, str]]]:
+    """(table, column, (referenced table, column)) of every foreign key constraint a fresh
+    migrate builds to MODEL and in its many-to-many tables."""
+    from django.apps import apps
+
+    out: list[tuple[str, str, tuple[str, str]]] = []
+    for m in apps.get_models(include_auto_created=True):
+        opts = m._meta
+        if not opts.managed or opts.proxy:
+            continue
+        for f in opts.local_concrete_fields:
+            field: Any = f
+            remote = getattr(field, "remote_field", None)
+            if remote is None or not getattr(field, "db_constraint", False):
+                continue
+            if remote.model is model or m in through:
+                target = field.target_field
+                out.append(
+                    (opts.db_table, field.column, (target.model._meta.db_table, target.column))
+                )
+    return sorted(out)
