@@ -32,6 +32,8 @@ SCHEMA = Keys(
         "database": str,
         "migrations_folder": str,
         "rows": list[Keys({"id": int, "name": str, "applied": str})],  # type: ignore[misc]
+        "steps": list[str],
+        "restoring": str | None,
     }
 )
 
@@ -114,10 +116,15 @@ def build_restore_plan(path: Path, database: str) -> Plan:
     writable_or_raise(folder)
     plan = Plan(PROCEDURE, database)
     plan.data["app_label"] = label
-    if _already_restored(current, rows, files):
+    if already_restored(current, rows, files):
         plan.empty_message = "Nothing to undo: the files and rows of this backup are in place."
         return plan
-    plan.backup = lambda runtime: save_backup(current, runtime.backup_dir)
+    plan.backup = lambda runtime: save_backup(
+        current,
+        runtime.backup_dir,
+        steps=[s.id for s in plan.steps],
+        restoring=str(Path(path).resolve()),
+    )
     plan.add(
         Step(
             "restore-files",
@@ -143,7 +150,7 @@ def build_restore_plan(path: Path, database: str) -> Plan:
     return plan
 
 
-def _already_restored(current: Any, rows: list[Row], files: list[tuple[Path, Path]]) -> bool:
+def already_restored(current: Any, rows: list[Row], files: list[tuple[Path, Path]]) -> bool:
     saved_rows = sorted((r.id, r.name) for r in rows)
     if sorted((r.id, r.name) for r in current.rows) != saved_rows:
         return False
