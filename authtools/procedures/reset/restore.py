@@ -184,6 +184,16 @@ def restore_files(folder: Path, files: list[tuple[Path, Path]], rt: Runtime) -> 
         original.parent.mkdir(parents=True, exist_ok=True)
         write_atomic(original, copy.read_bytes(), SOURCE_MODE)
         drop_bytecode(original.parent)
+    for parent in {folder, *(original.parent for _, original in files)}:
+        remove_stale_temporaries(parent)
+
+
+def remove_stale_temporaries(folder: Path) -> None:
+    """The temporary files a killed run's atomic writes of migration files left in FOLDER
+    (".NAME.py.XXXX.tmp"): the restored folder holds what the backup saved, nothing else."""
+    for path in folder.glob(".*.py.*.tmp"):
+        if path.is_file() and not path.is_symlink():
+            path.unlink()
 
 
 def restore_rows(database: str, label: str, rows: list[Row]) -> None:
