@@ -45,12 +45,14 @@ class Interruption:
 
 def interrupted(root: Path, database: str) -> Interruption | None:
     """The newest complete reset backup under ROOT on DATABASE, when its run stopped half-way."""
+    from django.db import DatabaseError
+
     if not root.is_dir():
         return None
     for path in sorted(root.glob(f"{PROCEDURE}-*"), reverse=True):
         try:
             backup, saved, files = load_backup(path, database)
-        except ResetError:
+        except (ResetError, DatabaseError):
             continue  # cut short before its first step (or unreadable): no run to finish
         steps = saved["steps"]
         done = backup.read_journal(steps)
@@ -58,9 +60,11 @@ def interrupted(root: Path, database: str) -> Interruption | None:
             return None
         try:
             current = inspect(saved["app_label"], database)
+            if already_restored(current, [Row(**r) for r in saved["rows"]], files):
+                return None  # killed before its first change: the project is as it was saved
         except ResetError:
-            return None
-        if already_restored(current, [Row(**r) for r in saved["rows"]], files):
-            return None  # killed before its first change: the project is as the backup saved
+            return None  # the app is gone: nothing this backup could continue
+        except DatabaseError:
+            pass  # e.g. --reset-db killed after the drop: the project is not as it was saved
         return Interruption(path, len(done or []), len(steps), saved["restoring"])
     return None
