@@ -335,8 +335,16 @@ def test_reset_and_restore_killed_at_random_points(db_project: Project, tmp_path
         """The next reset names the way out and changes nothing."""
         now = state(project)
         again = manage(*RESET, "--dry-run", folder=folder)
-        assert again.code == 1 and len(again.err.splitlines()) == 1, f"{where} {replay}: {again}"
-        assert "was interrupted after" in again.err and "--restore" in again.err, str(again)
+        assert again.code == 1 and again.out == "", f"{where} {replay}: {again}"
+        command = re.escape("`python manage.py reset_user_migrations --restore ")
+        backup = re.escape(str(folder.resolve())) + r"/reset_user_migrations-\w+"
+        assert re.fullmatch(
+            f"CommandError: The (reset|restore from '[^']+') of backup '{backup}' was "
+            f"interrupted after \\d of \\d steps: (undo it with {command}{backup}`, then run "
+            f"the reset again|finish it with {command}[^`]+`, or undo it with {command}{backup}`)"
+            "\\. Nothing was changed\\.\n",
+            again.err,
+        ), f"{where} {replay}: {again}"
         assert state(project) == now, f"{where} {replay}"
 
     outcomes: dict[str, int] = {}
