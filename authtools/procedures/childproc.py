@@ -29,18 +29,35 @@ _BOOTSTRAP = (
 )
 
 
-# Who wants to hear about each child process as it starts (the command, at verbosity 2).
-_observer: ContextVar[Callable[[str], None] | None] = ContextVar("childproc_observer", default=None)
+# Who wants to hear about each child process as it starts (the command, at verbosity 1 or 2),
+# and whether with what it runs (verbosity 2) or only which command (verbosity 1).
+_observer: ContextVar[tuple[Callable[[str], None], bool] | None] = ContextVar(
+    "childproc_observer", default=None
+)
 
 
 @contextmanager
-def observe(callback: Callable[[str], None]) -> Iterator[None]:
-    """Call CALLBACK with a line naming each child process before it starts."""
-    token = _observer.set(callback)
+def observe(callback: Callable[[str], None], *, detailed: bool = True) -> Iterator[None]:
+    """Call CALLBACK with a line naming each child process before it starts: what it runs
+    ("Running: manage.py migrate --check ...") or, not DETAILED, only the command ("Running
+    manage.py migrate...")."""
+    token = _observer.set((callback, detailed))
     try:
         yield
     finally:
         _observer.reset(token)
+
+
+def announce(args: Sequence[str], overrides: Mapping[str, Any] | None) -> None:
+    """Tell the observer (if any) that a child process runs ARGS."""
+    observer = _observer.get()
+    if observer is None:
+        return
+    callback, detailed = observer
+    if detailed:
+        callback(f"Running: {describe(args, overrides)}")
+    else:
+        callback(f"Running manage.py {args[0] if args else ''}...")
 
 
 def describe(args: Sequence[str], overrides: Mapping[str, Any] | None) -> str:
@@ -97,9 +114,7 @@ def run_manage(
         env["DJANGO_SETTINGS_MODULE"] = module
         env["PYTHONPATH"] = os.pathsep.join(path)
         env["PYTHONDONTWRITEBYTECODE"] = "1"
-        observer = _observer.get()
-        if observer is not None:
-            observer(f"Running: {describe(args, overrides)}")
+        announce(args, overrides)
         with _parent_signals_end_child():
             proc = subprocess.run(
                 [sys.executable, "-c", _BOOTSTRAP, *args],

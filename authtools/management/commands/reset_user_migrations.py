@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
 
@@ -9,8 +10,8 @@ from django.core.management.base import CommandError, CommandParser
 
 from authtools.management.base import ProcedureCommand
 from authtools.management.conventions import Conventions
-from authtools.procedures import reset
-from authtools.procedures.plan import Plan
+from authtools.procedures import childproc, reset
+from authtools.procedures.plan import Plan, Runtime
 from authtools.procedures.runner import RunResult
 
 
@@ -68,11 +69,33 @@ class Command(Conventions, ProcedureCommand):
             raise CommandError(f"{exc} Nothing was changed.") from exc
 
     def handle(self, *args: Any, **options: Any) -> None:
+        if options["restore"] is None:  # --restore is the way out of an interrupted run
+            found = reset.interrupted(self.backup_root(options), options["database"])
+            if found is not None:
+                raise CommandError(found.message())
         plan = self.build_plan(**options)
         if plan.empty and reset.NOTHING_TO_RESET in plan.notes:  # a precise "nothing to do"
             self.emit(plan, None, options, reset.NOTHING_TO_RESET)
             return
-        self.run_plan(plan, options)
+        json_mode = options["format"] == "json"
+        with ExitStack() as stack:
+            if not json_mode and self.verbosity >= 1:
+                self.announce_verification(plan)
+            if not json_mode and self.verbosity == 1:  # 2 names what each child runs
+                stack.enter_context(childproc.observe(self.progress_line(False), detailed=False))
+            self.run_plan(plan, options)
+
+    def announce_verification(self, plan: Plan) -> None:
+        """Verbosity 1 and up: a line before the end-state checks (child processes too)."""
+        verify = plan.verify
+        if verify is None:
+            return
+
+        def announced(runtime: Runtime) -> list[str]:
+            self.progress_line(False)("Verifying the end state...")
+            return verify(runtime)
+
+        plan.verify = announced
 
     def result_data(self, result: RunResult) -> dict[str, Any]:
         return {"state": result.state}

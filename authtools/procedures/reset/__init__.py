@@ -26,7 +26,9 @@ Modules, one concern each (every public name is importable from this package):
 * ``steps``: what each step does; ``commands``: manage.py in a child process;
 * ``verification``: :func:`verify`, the end-state checks;
 * ``backup``: :func:`save_backup` (and dumpdata before --reset-db);
-* ``restore``: :func:`build_restore_plan`, putting a backup back.
+* ``restore``: :func:`build_restore_plan`, putting a backup back;
+* ``interrupted``: :func:`interrupted`, the run a kill left half done (the next run names the
+  way out).
 """
 
 from __future__ import annotations
@@ -42,6 +44,7 @@ from authtools.procedures.reset.history import (
     read_rows,
 )
 from authtools.procedures.reset.inspection import inspect
+from authtools.procedures.reset.interrupted import Interruption, interrupted
 from authtools.procedures.reset.plan import NOTHING_TO_RESET, build_plan
 from authtools.procedures.reset.project import (
     check_database,
@@ -93,6 +96,7 @@ __all__ = [
     "REVERT",
     "Dependent",
     "Inspection",
+    "Interruption",
     "ResetError",
     "Row",
     "TableCheck",
@@ -113,6 +117,7 @@ __all__ = [
     "fresh_loader",
     "graph_state",
     "inspect",
+    "interrupted",
     "last_line",
     "migrations_folder",
     "pending_elsewhere",

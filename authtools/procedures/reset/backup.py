@@ -11,9 +11,18 @@ from authtools.procedures.reset.commands import last_line
 from authtools.procedures.reset.spec import DOCUMENT, Inspection
 
 
-def save_backup(ins: Inspection, backup: Backup, *, dump: bool = False) -> None:
+def save_backup(
+    ins: Inspection,
+    backup: Backup,
+    *,
+    dump: bool = False,
+    steps: list[str] | None = None,
+    restoring: str | None = None,
+) -> None:
     """The migration files (paths relative to the project root, refused outside it) and the
-    app's django_migrations rows; the folder is recorded relative to the project root."""
+    app's django_migrations rows; the folder is recorded relative to the project root. STEPS
+    (the ids of the run's steps) and RESTORING (the backup a --restore puts back, None for a
+    reset) let the next run tell an interrupted run from a finished one."""
     from authtools.procedures.backup import BackupError
     from authtools.procedures.runner import ProcedureError
 
@@ -30,6 +39,8 @@ def save_backup(ins: Inspection, backup: Backup, *, dump: bool = False) -> None:
             "database": ins.database,
             "migrations_folder": str(ins.folder.resolve().relative_to(ins.root.resolve())),
             "rows": [r.to_dict() for r in ins.rows],
+            "steps": list(steps or []),
+            "restoring": restoring,
         },
     )
     if dump:

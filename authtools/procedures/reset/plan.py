@@ -85,7 +85,9 @@ def build_plan(
             f"{' and others' if len(ins.applied_dependents) > 3 else ''} were applied against "
             f"another user model before the tables of {ins.label!r} existed"
         )
-    plan.backup = lambda runtime: save_backup(ins, runtime.backup_dir, dump=reset_db)
+    plan.backup = lambda runtime: save_backup(
+        ins, runtime.backup_dir, dump=reset_db, steps=[s.id for s in plan.steps]
+    )
     _add_file_steps(plan, ins)
     if reset_db:
         _add_reset_db_steps(plan, ins)

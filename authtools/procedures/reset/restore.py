@@ -32,6 +32,8 @@ SCHEMA = Keys(
         "database": str,
         "migrations_folder": str,
         "rows": list[Keys({"id": int, "name": str, "applied": str})],  # type: ignore[misc]
+        "steps": list[str],
+        "restoring": str | None,
     }
 )
 
@@ -114,10 +116,15 @@ def build_restore_plan(path: Path, database: str) -> Plan:
     writable_or_raise(folder)
     plan = Plan(PROCEDURE, database)
     plan.data["app_label"] = label
-    if _already_restored(current, rows, files):
+    if already_restored(current, rows, files):
         plan.empty_message = "Nothing to undo: the files and rows of this backup are in place."
         return plan
-    plan.backup = lambda runtime: save_backup(current, runtime.backup_dir)
+    plan.backup = lambda runtime: save_backup(
+        current,
+        runtime.backup_dir,
+        steps=[s.id for s in plan.steps],
+        restoring=str(Path(path).resolve()),
+    )
     plan.add(
         Step(
             "restore-files",
@@ -143,7 +150,7 @@ def build_restore_plan(path: Path, database: str) -> Plan:
     return plan
 
 
-def _already_restored(current: Any, rows: list[Row], files: list[tuple[Path, Path]]) -> bool:
+def already_restored(current: Any, rows: list[Row], files: list[tuple[Path, Path]]) -> bool:
     saved_rows = sorted((r.id, r.name) for r in rows)
     if sorted((r.id, r.name) for r in current.rows) != saved_rows:
         return False
@@ -177,6 +184,16 @@ def restore_files(folder: Path, files: list[tuple[Path, Path]], rt: Runtime) -> 
         original.parent.mkdir(parents=True, exist_ok=True)
         write_atomic(original, copy.read_bytes(), SOURCE_MODE)
         drop_bytecode(original.parent)
+    for parent in {folder, *(original.parent for _, original in files)}:
+        remove_stale_temporaries(parent)
+
+
+def remove_stale_temporaries(folder: Path) -> None:
+    """The temporary files a killed run's atomic writes of migration files left in FOLDER
+    (".NAME.py.XXXX.tmp"): the restored folder holds what the backup saved, nothing else."""
+    for path in folder.glob(".*.py.*.tmp"):
+        if path.is_file() and not path.is_symlink():
+            path.unlink()
 
 
 def restore_rows(database: str, label: str, rows: list[Row]) -> None:
