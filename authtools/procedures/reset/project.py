@@ -83,8 +83,8 @@ def writable_or_raise(folder: Path) -> None:
 
 
 def check_database(database: str) -> None:
-    from authtools.db.connection import connection_problem
+    from authtools.db.connection import refusal
 
-    problem = connection_problem(database)
+    problem = refusal(database)
     if problem:
-        raise ResetError(f"{problem}; start it or fix DATABASES")
+        raise ResetError(problem)
