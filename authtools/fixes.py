@@ -19,6 +19,7 @@ from __future__ import annotations
 import dataclasses
 import re
 import shlex
+from collections.abc import Collection
 from dataclasses import dataclass
 from typing import Any
 
@@ -60,7 +61,8 @@ def check_fixes(
                 "command can run yet",
             )
         else:
-            key = f"{f.id}:{f.fix_command}" if f.id == "authtools.W601" else f.fix_command
+            # (each W601 is planned for its own stale content type)
+            key = f"{f.id}:{f.message}" if f.id == "authtools.W601" else f.fix_command
             if key not in cache:
                 cache[key] = plan_fix(f, database, use_db)
             verdict = cache[key]
@@ -178,22 +180,107 @@ def _stale_fix(command: str, analysis: Any, stale: str, database: str) -> Verdic
 
     if any(r.old == stale for r in analysis.remaps):
         return Verdict(command)  # the command pairs it by itself
-    app = stale.split(".", 1)[0]
-    candidates = [c for c in analysis.missing_contenttypes if c.split(".", 1)[0] == app]
-    if len(candidates) == 1:
-        remap = f"{stale}={candidates[0]}"
+    taken = {r.new for r in analysis.remaps}
+    successor, unknown = stale_successor(stale, taken)
+    if successor is not None:
+        remap = f"{stale}={successor}"
         try:
             plan = contenttypes.build_plan(database, [remap])
         except contenttypes.RemapError as exc:
-            return Verdict(None, f"its successor cannot take it ({exc})")
+            return Verdict(None, f"its successor {successor!r} cannot take it ({_why(exc)})")
         if not plan.empty:
             return Verdict(f"python manage.py rebuild_contenttypes --remap {remap}")
     return Verdict(
         None,
-        f"no successor of {stale!r} is known, and `python manage.py rebuild_contenttypes` "
-        f"alone would leave it; name it: rebuild_contenttypes --remap {stale}=APP_LABEL.MODEL "
-        "(--remove-stale deletes it with its assignments)",
+        f"no successor of {stale!r} is known ({unknown}), and `python manage.py "
+        f"rebuild_contenttypes` alone would leave it; name it: rebuild_contenttypes --remap "
+        f"{stale}=APP_LABEL.MODEL (--remove-stale deletes it with its assignments)",
     )
+
+
+def stale_successor(stale: str, taken: Collection[str] = ()) -> tuple[str | None, str]:
+    """(the model that replaced the stale content type STALE ('app.model'), None) when the
+    migrations of its app say which: a RenameModel chain from it to an installed model, or the
+    one installed model of the app with the fields the migrations gave the old one (a model
+    deleted and recreated under another name). Else (None, why it is not known)."""
+    from django.apps import apps
+    from django.db.migrations.loader import MigrationLoader
+
+    app, model = stale.split(".", 1)
+    try:
+        config = apps.get_app_config(app)
+    except LookupError:
+        return None, f"the app {app!r} is not installed"
+    loader = MigrationLoader(None, ignore_no_migrations=True)
+    if app not in loader.migrated_apps:
+        return None, f"{app!r} has no migrations that tell"
+    plan = [key for key in loader.graph.forwards_plan(_last(loader, app)) if key[0] == app]
+    renamed = _renamed(loader, plan, model)
+    if renamed != model and renamed in config.models:
+        label = config.models[renamed]._meta.label_lower
+        if label not in taken:
+            return label, ""
+    fields = _fields_before_deletion(loader, plan, app, model)
+    if fields is None:
+        return None, f"no migration of {app!r} creates or renames it"
+    matches = [
+        m._meta.label_lower
+        for m in config.get_models()
+        if m._meta.label_lower not in taken and _field_signature(m) == fields
+    ]
+    if len(matches) == 1:
+        return matches[0], ""
+    if matches:
+        return None, f"{' and '.join(matches)} all have its fields"
+    return None, f"no RenameModel renames it and no model of {app!r} has its fields"
+
+
+def _last(loader: Any, app: str) -> tuple[str, str]:
+    """The app's last migration (the leaf that ends its plan; the last by name if several)."""
+    return max(loader.graph.leaf_nodes(app))
+
+
+def _renamed(loader: Any, plan: list[tuple[str, str]], model: str) -> str:
+    """MODEL (lower case) after every RenameModel of PLAN, in order."""
+    from django.db.migrations.operations import RenameModel
+
+    for key in plan:
+        for op in loader.graph.nodes[key].operations:
+            if isinstance(op, RenameModel) and op.old_name_lower == model:
+                model = op.new_name_lower
+    return model
+
+
+def _fields_before_deletion(
+    loader: Any, plan: list[tuple[str, str]], app: str, model: str
+) -> dict[str, str] | None:
+    """{field: class path} of APP.MODEL as the migrations last stated it (before the migration
+    that deletes it, else at the end), or None when no migration state has it."""
+    from django.db.migrations.operations import DeleteModel
+
+    deleted_by = next(
+        (
+            key
+            for key in plan
+            for op in loader.graph.nodes[key].operations
+            if isinstance(op, DeleteModel) and op.name_lower == model
+        ),
+        None,
+    )
+    if deleted_by is not None:
+        state = loader.project_state(deleted_by, at_end=False)
+    else:
+        state = loader.project_state(_last(loader, app))
+    found = state.models.get((app, model))
+    if found is None:
+        return None
+    return {name: field.deconstruct()[1] for name, field in found.fields.items()}
+
+
+def _field_signature(model: Any) -> dict[str, str]:
+    """{field: class path} of an installed model, as a migration states it."""
+    opts = model._meta
+    return {f.name: f.deconstruct()[1] for f in [*opts.local_fields, *opts.local_many_to_many]}
 
 
 def _reset(f: Finding, command: str, args: list[str], database: str) -> Verdict:
