@@ -201,8 +201,9 @@ def _stale_fix(command: str, analysis: Any, stale: str, database: str) -> Verdic
 def stale_successor(stale: str, taken: Collection[str] = ()) -> tuple[str | None, str]:
     """(the model that replaced the stale content type STALE ('app.model'), None) when the
     migrations of its app say which: a RenameModel chain from it to an installed model, or the
-    one installed model of the app with the fields the migrations gave the old one (a model
-    deleted and recreated under another name). Else (None, why it is not known)."""
+    one model of the app, new since the old one was deleted, with the fields the migrations
+    gave the old one (a model deleted and created again under another name). Else (None, why
+    it is not known)."""
     from django.apps import apps
     from django.db.migrations.loader import MigrationLoader
 
@@ -211,28 +212,35 @@ def stale_successor(stale: str, taken: Collection[str] = ()) -> tuple[str | None
         config = apps.get_app_config(app)
     except LookupError:
         return None, f"the app {app!r} is not installed"
-    loader = MigrationLoader(None, ignore_no_migrations=True)
-    if app not in loader.migrated_apps:
-        return None, f"{app!r} has no migrations that tell"
-    plan = [key for key in loader.graph.forwards_plan(_last(loader, app)) if key[0] == app]
-    renamed = _renamed(loader, plan, model)
+    try:
+        loader = MigrationLoader(None, ignore_no_migrations=True)
+        if app not in loader.migrated_apps:
+            return None, f"{app!r} has no migrations that tell"
+        plan = [key for key in loader.graph.forwards_plan(_last(loader, app)) if key[0] == app]
+        renamed = _renamed(loader, plan, model)
+        fields, new = _fields_before_deletion(loader, plan, app, model)
+    except Exception as exc:  # NodeNotFoundError, a migration that fails to import
+        return None, f"the migrations of {app!r} cannot be read: {type(exc).__name__}"
     if renamed != model and renamed in config.models:
         label = config.models[renamed]._meta.label_lower
         if label not in taken:
             return label, ""
-    fields = _fields_before_deletion(loader, plan, app, model)
+    if renamed != model:
+        return None, f"its RenameModel leads to {app}.{renamed}, which is not a free model"
     if fields is None:
         return None, f"no migration of {app!r} creates or renames it"
     matches = [
         m._meta.label_lower
         for m in config.get_models()
-        if m._meta.label_lower not in taken and _field_signature(m) == fields
+        if m._meta.model_name in new
+        and m._meta.label_lower not in taken
+        and _field_signature(m) == fields
     ]
     if len(matches) == 1:
         return matches[0], ""
     if matches:
         return None, f"{' and '.join(matches)} all have its fields"
-    return None, f"no RenameModel renames it and no model of {app!r} has its fields"
+    return None, f"no RenameModel renames it and no new model of {app!r} has its fields"
 
 
 def _last(loader: Any, app: str) -> tuple[str, str]:
@@ -253,28 +261,39 @@ def _renamed(loader: Any, plan: list[tuple[str, str]], model: str) -> str:
 
 def _fields_before_deletion(
     loader: Any, plan: list[tuple[str, str]], app: str, model: str
-) -> dict[str, str] | None:
-    """{field: class path} of APP.MODEL as the migrations last stated it (before the migration
-    that deletes it, else at the end), or None when no migration state has it."""
-    from django.db.migrations.operations import DeleteModel
+) -> tuple[dict[str, str] | None, set[str]]:
+    """({field: class path} of APP.MODEL as the migrations last stated it, or None when no
+    migration state has it; the models that are new since: created by the migration that
+    deletes it or a later one, else (never deleted by a migration) the installed models the
+    migrations do not have yet)."""
+    from django.apps import apps
+    from django.db.migrations.operations import CreateModel, DeleteModel
 
-    deleted_by = next(
+    deleted_at = next(
         (
-            key
-            for key in plan
+            i
+            for i, key in enumerate(plan)
             for op in loader.graph.nodes[key].operations
             if isinstance(op, DeleteModel) and op.name_lower == model
         ),
         None,
     )
-    if deleted_by is not None:
-        state = loader.project_state(deleted_by, at_end=False)
+    if deleted_at is not None:
+        state = loader.project_state(plan[deleted_at], at_end=False)
+        new = {
+            op.name_lower
+            for key in plan[deleted_at:]
+            for op in loader.graph.nodes[key].operations
+            if isinstance(op, CreateModel)
+        }
     else:
         state = loader.project_state(_last(loader, app))
+        final = {name for label, name in loader.project_state().models if label == app}
+        new = set(apps.get_app_config(app).models) - final
     found = state.models.get((app, model))
     if found is None:
-        return None
-    return {name: field.deconstruct()[1] for name, field in found.fields.items()}
+        return None, new
+    return {name: field.deconstruct()[1] for name, field in found.fields.items()}, new
 
 
 def _field_signature(model: Any) -> dict[str, str]:

@@ -255,7 +255,7 @@ CATALOG: dict[str, Spec] = {
         "warning",
         "contenttypes",
         "Stale content types (no model behind them) still have permissions or references.",
-        "`rebuild_contenttypes --remap OLD=NEW` when the migrations name the successor (a RenameModel chain from the old model, or the one model of its app with the fields the old one had) and the remap plans; withheld otherwise, the hint saying why and how to name one.",
+        "`rebuild_contenttypes --remap OLD=NEW` when the migrations name the successor (a RenameModel chain from the old model, or the one new model of its app with the fields the old one had) and the remap plans; withheld otherwise, the hint saying why and how to name one.",
     ),
     "authtools.W602": Spec(
         "warning",
