@@ -19,6 +19,7 @@ from __future__ import annotations
 import dataclasses
 import re
 import shlex
+from collections.abc import Collection
 from dataclasses import dataclass
 from typing import Any
 
@@ -60,7 +61,8 @@ def check_fixes(
                 "command can run yet",
             )
         else:
-            key = f"{f.id}:{f.fix_command}" if f.id == "authtools.W601" else f.fix_command
+            # (each W601 is planned for its own stale content type)
+            key = f"{f.id}:{f.message}" if f.id == "authtools.W601" else f.fix_command
             if key not in cache:
                 cache[key] = plan_fix(f, database, use_db)
             verdict = cache[key]
@@ -178,22 +180,126 @@ def _stale_fix(command: str, analysis: Any, stale: str, database: str) -> Verdic
 
     if any(r.old == stale for r in analysis.remaps):
         return Verdict(command)  # the command pairs it by itself
-    app = stale.split(".", 1)[0]
-    candidates = [c for c in analysis.missing_contenttypes if c.split(".", 1)[0] == app]
-    if len(candidates) == 1:
-        remap = f"{stale}={candidates[0]}"
+    taken = {r.new for r in analysis.remaps}
+    successor, unknown = stale_successor(stale, taken)
+    if successor is not None:
+        remap = f"{stale}={successor}"
         try:
             plan = contenttypes.build_plan(database, [remap])
         except contenttypes.RemapError as exc:
-            return Verdict(None, f"its successor cannot take it ({exc})")
+            return Verdict(None, f"its successor {successor!r} cannot take it ({_why(exc)})")
         if not plan.empty:
             return Verdict(f"python manage.py rebuild_contenttypes --remap {remap}")
     return Verdict(
         None,
-        f"no successor of {stale!r} is known, and `python manage.py rebuild_contenttypes` "
-        f"alone would leave it; name it: rebuild_contenttypes --remap {stale}=APP_LABEL.MODEL "
-        "(--remove-stale deletes it with its assignments)",
+        f"no successor of {stale!r} is known ({unknown}), and `python manage.py "
+        f"rebuild_contenttypes` alone would leave it; name it: rebuild_contenttypes --remap "
+        f"{stale}=APP_LABEL.MODEL (--remove-stale deletes it with its assignments)",
     )
+
+
+def stale_successor(stale: str, taken: Collection[str] = ()) -> tuple[str | None, str]:
+    """(the model that replaced the stale content type STALE ('app.model'), None) when the
+    migrations of its app say which: a RenameModel chain from it to an installed model, or the
+    one model of the app, new since the old one was deleted, with the fields the migrations
+    gave the old one (a model deleted and created again under another name). Else (None, why
+    it is not known)."""
+    from django.apps import apps
+    from django.db.migrations.loader import MigrationLoader
+
+    app, model = stale.split(".", 1)
+    try:
+        config = apps.get_app_config(app)
+    except LookupError:
+        return None, f"the app {app!r} is not installed"
+    try:
+        loader = MigrationLoader(None, ignore_no_migrations=True)
+        if app not in loader.migrated_apps:
+            return None, f"{app!r} has no migrations that tell"
+        plan = [key for key in loader.graph.forwards_plan(_last(loader, app)) if key[0] == app]
+        renamed = _renamed(loader, plan, model)
+        fields, new = _fields_before_deletion(loader, plan, app, model)
+    except Exception as exc:  # NodeNotFoundError, a migration that fails to import
+        return None, f"the migrations of {app!r} cannot be read: {type(exc).__name__}"
+    if renamed != model and renamed in config.models:
+        label = config.models[renamed]._meta.label_lower
+        if label not in taken:
+            return label, ""
+    if renamed != model:
+        return None, f"its RenameModel leads to {app}.{renamed}, which is not a free model"
+    if fields is None:
+        return None, f"no migration of {app!r} creates or renames it"
+    matches = [
+        m._meta.label_lower
+        for m in config.get_models()
+        if m._meta.model_name in new
+        and m._meta.label_lower not in taken
+        and _field_signature(m) == fields
+    ]
+    if len(matches) == 1:
+        return matches[0], ""
+    if matches:
+        return None, f"{' and '.join(matches)} all have its fields"
+    return None, f"no RenameModel renames it and no new model of {app!r} has its fields"
+
+
+def _last(loader: Any, app: str) -> tuple[str, str]:
+    """The app's last migration (the leaf that ends its plan; the last by name if several)."""
+    return max(loader.graph.leaf_nodes(app))
+
+
+def _renamed(loader: Any, plan: list[tuple[str, str]], model: str) -> str:
+    """MODEL (lower case) after every RenameModel of PLAN, in order."""
+    from django.db.migrations.operations import RenameModel
+
+    for key in plan:
+        for op in loader.graph.nodes[key].operations:
+            if isinstance(op, RenameModel) and op.old_name_lower == model:
+                model = op.new_name_lower
+    return model
+
+
+def _fields_before_deletion(
+    loader: Any, plan: list[tuple[str, str]], app: str, model: str
+) -> tuple[dict[str, str] | None, set[str]]:
+    """({field: class path} of APP.MODEL as the migrations last stated it, or None when no
+    migration state has it; the models that are new since: created by the migration that
+    deletes it or a later one, else (never deleted by a migration) the installed models the
+    migrations do not have yet)."""
+    from django.apps import apps
+    from django.db.migrations.operations import CreateModel, DeleteModel
+
+    deleted_at = next(
+        (
+            i
+            for i, key in enumerate(plan)
+            for op in loader.graph.nodes[key].operations
+            if isinstance(op, DeleteModel) and op.name_lower == model
+        ),
+        None,
+    )
+    if deleted_at is not None:
+        state = loader.project_state(plan[deleted_at], at_end=False)
+        new = {
+            op.name_lower
+            for key in plan[deleted_at:]
+            for op in loader.graph.nodes[key].operations
+            if isinstance(op, CreateModel)
+        }
+    else:
+        state = loader.project_state(_last(loader, app))
+        final = {name for label, name in loader.project_state().models if label == app}
+        new = set(apps.get_app_config(app).models) - final
+    found = state.models.get((app, model))
+    if found is None:
+        return None, new
+    return {name: field.deconstruct()[1] for name, field in found.fields.items()}, new
+
+
+def _field_signature(model: Any) -> dict[str, str]:
+    """{field: class path} of an installed model, as a migration states it."""
+    opts = model._meta
+    return {f.name: f.deconstruct()[1] for f in [*opts.local_fields, *opts.local_many_to_many]}
 
 
 def _reset(f: Finding, command: str, args: list[str], database: str) -> Verdict:

@@ -4,8 +4,9 @@ It writes a project with APPS apps of MIGRATIONS migrations each into a temporar
 with fields, foreign keys to settings.AUTH_USER_MODEL in some, dependencies across apps; the
 models match the migrations, so the project is healthy), builds its SQLite database once (the
 tables from the models, every migration recorded as applied), then runs
-the two commands interleaved in subprocesses, RUNS times each, and prints the median wall and
-CPU time (user + system of the child) of each, with ranges, and their ratios. The goal: the
+the two commands interleaved in subprocesses, RUNS times each (``harness.compare``), and prints
+the median CPU and wall time (user + system of the child) of each, with ranges, the load
+average, and their ratios. The goal: the
 diagnosis costs at most 1.3x showmigrations in wall time (the exit status); the CPU ratio is
 printed against issue 10's goal of 1.0x.
 
@@ -18,16 +19,17 @@ Exit status 0 when the goal is met, 1 when it is not.
 from __future__ import annotations
 
 import argparse
-import os
-import resource
 import shutil
-import statistics
-import subprocess
 import sys
 import tempfile
 import textwrap
 import time
 from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import harness
+from harness import Variant
 
 GOAL = 1.3
 CPU_GOAL = 1.0  # the issue-10 goal, printed; the exit status follows GOAL
@@ -291,47 +293,9 @@ def build_database(root: Path) -> None:
     The models match the migrations, so this is the database ``migrate`` builds, without
     running 2,000 migrations one by one (which takes tens of minutes on SQLite).
     """
-    run(root, "migrate", "--run-syncdb", "--no-input", "-v", "0", BENCH_SYNCDB="1")
-    run(root, "migrate", "--fake", "--no-input", "-v", "0")
-
-
-def bench_env() -> dict[str, str]:
-    """The environment of a measured command: no DJANGO_SETTINGS_MODULE (manage.py sets it),
-    and bytecode written and reused, as in an installed project. PYTHONDONTWRITEBYTECODE is
-    removed, not set to "0": any non-empty value disables writing, and every run would compile
-    each module without a .pyc again (authtools' own, in a fresh clone)."""
-    env = dict(os.environ)
-    env.pop("DJANGO_SETTINGS_MODULE", None)
-    env.pop("PYTHONDONTWRITEBYTECODE", None)
-    return env
-
-
-def run(root: Path, *args: str, **extra_env: str) -> float:
-    """Seconds one manage.py command takes; its failure stops the benchmark."""
-    return run_measured(root, *args, **extra_env)[0]
-
-
-def run_measured(root: Path, *args: str, **extra_env: str) -> tuple[float, float]:
-    """(wall, cpu) seconds of one manage.py command (cpu: user + system time of the child)."""
-    env = {**bench_env(), **extra_env}
-    before = resource.getrusage(resource.RUSAGE_CHILDREN)
-    start = time.perf_counter()
-    proc = subprocess.run(
-        [sys.executable, "manage.py", *args], cwd=root, env=env, capture_output=True, text=True
-    )
-    elapsed = time.perf_counter() - start
-    after = resource.getrusage(resource.RUSAGE_CHILDREN)
-    if proc.returncode != 0:
-        sys.exit(
-            f"`manage.py {' '.join(args)}` failed ({proc.returncode}):\n{proc.stdout}{proc.stderr}"
-        )
-    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
-    return elapsed, cpu
-
-
-def summary(values: list[float]) -> str:
-    """'median 1.000 s (range 0.950-1.100)'."""
-    return f"median {statistics.median(values):.3f} s (range {min(values):.3f}-{max(values):.3f})"
+    migrate = ("migrate", "--no-input", "-v", "0")
+    harness.run(root, Variant("syncdb", (*migrate, "--run-syncdb"), {"BENCH_SYNCDB": "1"}))
+    harness.run(root, Variant("fake", (*migrate, "--fake")))
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -355,29 +319,18 @@ def main(argv: list[str] | None = None) -> int:
             f"project: {args.apps} apps x {args.migrations} migrations, database built "
             f"in {time.perf_counter() - started:.1f} s"
         )
-        run(root, "showmigrations")  # warm the bytecode caches of both, then measure
-        run(root, "diagnose_user_model")
-        commands = ("diagnose_user_model", "showmigrations")
-        wall: dict[str, list[float]] = {name: [] for name in commands}
-        cpu: dict[str, list[float]] = {name: [] for name in commands}
-        for i in range(args.runs):  # interleaved, each first in every other round
-            for name in commands if i % 2 == 0 else reversed(commands):
-                w, c = run_measured(root, name)
-                wall[name].append(w)
-                cpu[name].append(c)
-        for name in commands:
-            print(f"{name:20} wall {summary(wall[name])}; cpu {summary(cpu[name])}")
-        ratio = statistics.median(wall["diagnose_user_model"]) / statistics.median(
-            wall["showmigrations"]
+        diagnose, show = "diagnose_user_model", "showmigrations"
+        timings = harness.compare(
+            root, [Variant(diagnose, (diagnose,)), Variant(show, (show,))], args.runs
         )
-        cpu_ratio = statistics.median(cpu["diagnose_user_model"]) / statistics.median(
-            cpu["showmigrations"]
-        )
+        harness.report(timings, args.runs)
+        ratio = timings.median_ratio("wall", diagnose, show)
+        cpu_ratio = timings.median_ratio("cpu", diagnose, show)
         met = ratio <= GOAL
         print(
-            f"ratio wall {ratio:.3f} (goal <= {GOAL}): {'met' if met else 'MISSED'}; "
-            f"cpu {cpu_ratio:.3f} (goal <= {CPU_GOAL}): "
-            f"{'met' if cpu_ratio <= CPU_GOAL else 'missed'}"
+            f"ratio cpu {cpu_ratio:.3f} (goal <= {CPU_GOAL}): "
+            f"{'met' if cpu_ratio <= CPU_GOAL else 'missed'}; "
+            f"wall {ratio:.3f} (goal <= {GOAL}): {'met' if met else 'MISSED'}"
         )
         if args.keep:
             print(f"project kept in {root}")

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from .conftest import Project
-from .helpers import diagnose_db, migrate_as_auth_user, switch_to_accounts_user
+from .helpers import diagnose_db, migrate_as_auth_user, run_fix, switch_to_accounts_user
 
 # Before the swap: an editors group may change and view auth users; the admin logged two
 # changes of auth users; a removed model (shop.Coupon) left its content type and a permission
@@ -37,6 +37,25 @@ from django.contrib.auth.models import Permission
 carol = get_user_model().objects.create_user("carol")
 carol.user_permissions.add(
     Permission.objects.get(content_type__app_label="auth", codename="change_user"))
+"""
+
+PERMISSIONS_KEPT = """
+from django.contrib.admin.models import LogEntry
+from django.contrib.auth import get_user_model
+from django.contrib.auth.models import Group, Permission
+
+def names(permissions):
+    return sorted(f"accounts.{p.codename}" for p in permissions)
+
+
+user_type = {"content_type__app_label": "accounts", "content_type__model": "user"}
+editors = Group.objects.get(name="editors")
+print(
+    names(Permission.objects.filter(**user_type)),
+    names(editors.permissions.filter(**user_type)),
+    LogEntry.objects.filter(**user_type).count(),
+)
+print(get_user_model().objects.get(username="carol").has_perm("accounts.change_user"))
 """
 
 CT_HINT_SWAPPED = (
@@ -85,7 +104,8 @@ def test_stale_and_swapped_content_types_after_a_swap(db_project: Project) -> No
             "the model that replaced it (--remap OLD=NEW keeps the assignments), or remove it; "
             "Django's remove_stale_contenttypes would delete the assignments with it. "
             # Planned before printing: the plain command would leave it (no successor known).
-            "No fix is printed: no successor of 'shop.coupon' is known, and `python manage.py "
+            "No fix is printed: no successor of 'shop.coupon' is known (no migration of 'shop' "
+            "creates or renames it), and `python manage.py "
             "rebuild_contenttypes` alone would leave it; name it: rebuild_contenttypes --remap "
             "shop.coupon=APP_LABEL.MODEL (--remove-stale deletes it with its assignments).",
             "location": {"table": "django_content_type"},
@@ -106,7 +126,9 @@ def test_stale_and_swapped_content_types_after_a_swap(db_project: Project) -> No
         },
     ]
 
-    # The user model loses a default permission, then its content type.
+    # The user model loses a default permission, then its content type: the remap of the old
+    # user model's content type (W602) repairs both (it relabels the old row, then creates what
+    # is missing), so W603 follows from W602 with no fix of its own.
     accounts_user = ct_id(db_project, "accounts", "user")
     db_project.db.query(
         "DELETE FROM auth_permission WHERE content_type_id = %s AND codename = 'view_user'",
@@ -123,8 +145,8 @@ def test_stale_and_swapped_content_types_after_a_swap(db_project: Project) -> No
             "hint": "has_perm() is False for everyone but superusers and the admin hides the "
             "user pages from staff. Recreate them (post_migrate does, when 'migrate' runs).",
             "location": {"table": "auth_permission"},
-            "fix_command": "python manage.py rebuild_contenttypes",
-            "because": None,
+            "fix_command": None,
+            "because": "authtools.W602",
         }
     ]
     db_project.db.query("DELETE FROM auth_permission WHERE content_type_id = %s", [accounts_user])
@@ -141,10 +163,21 @@ def test_stale_and_swapped_content_types_after_a_swap(db_project: Project) -> No
             "content type is still there, remap it instead so its permissions and history "
             "follow.",
             "location": {"table": "django_content_type"},
-            "fix_command": "python manage.py rebuild_contenttypes",
-            "because": None,
+            "fix_command": None,
+            "because": "authtools.W602",
         }
     ]
+    # The one fix printed runs as printed and clears all three; every row moves to the user
+    # model's content type (the editors keep their permissions, carol hers).
+    fixes = [f["fix_command"] for f in findings if f["fix_command"]]
+    assert fixes == ["python manage.py rebuild_contenttypes --remap auth.user=accounts.user"]
+    run_fix(db_project, fixes[0])
+    code, findings = contenttype_findings(db_project)
+    assert [f["id"] for f in findings] == ["authtools.W601"]
+    assert db_project.shell(PERMISSIONS_KEPT) == (
+        "['accounts.add_user', 'accounts.change_user', 'accounts.delete_user', "
+        "'accounts.view_user'] ['accounts.change_user', 'accounts.view_user'] 2\nTrue\n"
+    )
 
 
 def test_fresh_custom_user_project_has_no_content_type_findings(db_project: Project) -> None:

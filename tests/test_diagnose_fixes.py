@@ -426,3 +426,124 @@ def test_second_database_alias(project: Project) -> None:
         run_fix(p, command)
     healthy = p.manage("diagnose_user_model", "--database", "other", "--fail-level", "warning")
     assert (healthy.code, healthy.out) == (0, f"{header('accounts.User')}\n\nNo problems found.\n")
+
+
+# --- stale content types whose successor the migrations name ----------------------------------
+
+SHOP_0002 = """
+from django.db import migrations, models
+
+
+
+def pk():
+    return models.BigAutoField(
+        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+    )
+
+
+class Migration(migrations.Migration):
+    dependencies = [("shop", "0001_initial")]
+    operations = [
+        migrations.CreateModel(name="Coupon", fields=[
+            ("id", pk()),
+            ("code", models.CharField(max_length=20)),
+        ]),
+        migrations.CreateModel(name="Gift", fields=[
+            ("id", pk()),
+            ("label", models.CharField(max_length=20)),
+        ]),
+    ]
+"""
+
+# Coupon deleted and recreated as Voucher with the same fields; Gift renamed to Present.
+SHOP_0003 = """
+from django.db import migrations, models
+
+
+
+def pk():
+    return models.BigAutoField(
+        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+    )
+
+
+class Migration(migrations.Migration):
+    dependencies = [("shop", "0002_coupon_gift")]
+    operations = [
+        migrations.CreateModel(name="Voucher", fields=[
+            ("id", pk()),
+            ("code", models.CharField(max_length=20)),
+        ]),
+        migrations.DeleteModel(name="Coupon"),
+        migrations.RenameModel(old_name="Gift", new_name="Present"),
+    ]
+"""
+
+EDITORS = """
+from django.contrib.auth.models import Group, Permission
+
+editors = Group.objects.create(name="editors")
+editors.permissions.add(*Permission.objects.filter(codename__in=["add_coupon", "change_gift"]))
+"""
+
+EDITORS_CAN = """
+from django.contrib.auth.models import Group
+
+print(sorted(Group.objects.get(name="editors").permissions.values_list(
+    "content_type__model", "codename")))
+"""
+
+
+def test_stale_content_types_get_the_remap_the_migrations_name(db_project: Project) -> None:
+    """W601 prints `--remap OLD=NEW` when the migrations say which model replaced the stale
+    content type: the one model of the app with the fields the deleted one had (Coupon deleted,
+    Voucher created), or a RenameModel whose content type rename Django skipped (the new row
+    existed already). Each fix runs as printed; the group keeps its permissions, moved to the
+    successor."""
+    p = db_project
+    shop = p.read("shop/models.py")
+    p.write(
+        "shop/models.py",
+        shop + "\n\nclass Coupon(models.Model):\n    code = models.CharField(max_length=20)\n"
+        "\n\nclass Gift(models.Model):\n    label = models.CharField(max_length=20)\n",
+    )
+    p.write("shop/migrations/0002_coupon_gift.py", SHOP_0002)
+    p.migrate()
+    p.shell(EDITORS)
+    p.write(
+        "shop/models.py",
+        shop + "\n\nclass Voucher(models.Model):\n    code = models.CharField(max_length=20)\n"
+        "\n\nclass Present(models.Model):\n    label = models.CharField(max_length=20)\n",
+    )
+    p.write("shop/migrations/0003_voucher_present.py", SHOP_0003)
+    # A 'shop | present' row exists already: Django's rename of 'shop | gift' steps aside.
+    p.db.query("INSERT INTO django_content_type (app_label, model) VALUES ('shop', 'present')")
+    p.migrate()
+
+    document = report(p, "--fail-level", "warning")
+    table = {"table": "django_content_type"}
+    assert shape(document) == [
+        (
+            "authtools.W601",
+            "contenttypes",
+            table,
+            "python manage.py rebuild_contenttypes --remap shop.coupon=shop.voucher",
+            None,
+        ),
+        (
+            "authtools.W601",
+            "contenttypes",
+            table,
+            "python manage.py rebuild_contenttypes --remap shop.gift=shop.present",
+            None,
+        ),
+    ]
+    for command in fix_commands(document):
+        run_fix(p, command)
+
+    assert report(p, "--fail-level", "warning")["findings"] == []
+    assert p.shell(EDITORS_CAN) == "[('present', 'change_present'), ('voucher', 'add_voucher')]\n"
+    assert p.db.query(
+        "SELECT COUNT(*) FROM django_content_type WHERE app_label = 'shop' "
+        "AND model IN ('coupon', 'gift')"
+    ) == [(0,)]

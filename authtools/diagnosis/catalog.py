@@ -255,7 +255,7 @@ CATALOG: dict[str, Spec] = {
         "warning",
         "contenttypes",
         "Stale content types (no model behind them) still have permissions or references.",
-        "`rebuild_contenttypes --remap OLD=NEW` when the successor is known and the plan moves it; withheld otherwise (the hint says how to name one).",
+        "`rebuild_contenttypes --remap OLD=NEW` when the migrations name the successor (a RenameModel chain from the old model, or the one new model of its app with the fields the old one had) and the remap plans; withheld otherwise, the hint saying why and how to name one.",
     ),
     "authtools.W602": Spec(
         "warning",
@@ -267,7 +267,7 @@ CATALOG: dict[str, Spec] = {
         "warning",
         "contenttypes",
         "The user model has no content type or is missing permissions.",
-        "`rebuild_contenttypes`; withheld when its plan finds nothing to do.",
+        "`rebuild_contenttypes`; none of its own when W602's remap is printed (it relabels the old user content type and creates what is missing), or under a swap, reset or migrate root; withheld when its plan finds nothing to do.",
     ),
     # related objects
     "authtools.W701": Spec(

@@ -32,7 +32,9 @@ PREFERRED_ROOTS = (
 # What a swap repairs besides the history: the user table, its keys, its content type.
 SWAP_REPAIRS = tuple(f"authtools.{n}" for n in ("E501", "E502", "E503", "W602", "W603"))
 # What a migration reset (or a migrate) repairs besides the history: the user app's migrations
-# applied, its table created.
+# applied, its table created. (The remap of the swapped-out user model's content type, W602,
+# repairs the user model's content type and permissions, W603: rebuild_contenttypes relabels
+# the old row and creates what is missing in one run.)
 MIGRATE_REPAIRS = ("authtools.E402", "authtools.E501", "authtools.W603")
 
 
@@ -47,6 +49,7 @@ def link(findings: list[Finding], user_app: str | None = None) -> list[Finding]:
     out = _repaired_by(out, "swap_user_model", SWAP_REPAIRS)
     out = _repaired_by(out, "reset_user_migrations", MIGRATE_REPAIRS)
     out = _repaired_by(out, "manage.py migrate", ("authtools.E501", "authtools.W603"))
+    out = _repaired_by(out, "rebuild_contenttypes --remap", ("authtools.W603",), "authtools.W602")
     return out
 
 
@@ -138,10 +141,17 @@ def _same_fix(findings: list[Finding]) -> list[Finding]:
     return [replace.get(id(f), f) for f in findings]
 
 
-def _repaired_by(findings: list[Finding], command: str, ids: tuple[str, ...]) -> list[Finding]:
-    """Findings (IDS) that the root running COMMAND repairs too: they follow from it."""
+def _repaired_by(
+    findings: list[Finding], command: str, ids: tuple[str, ...], root_id: str | None = None
+) -> list[Finding]:
+    """Findings (IDS) that the root running COMMAND (a ROOT_ID, when given) repairs too: they
+    follow from it."""
     root = min(
-        (f for f in findings if f.because is None and command in (f.fix_command or "")),
+        (
+            f
+            for f in findings
+            if f.because is None and command in (f.fix_command or "") and root_id in (None, f.id)
+        ),
         key=_rank,
         default=None,
     )

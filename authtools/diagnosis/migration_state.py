@@ -4,6 +4,7 @@ on AUTH_USER_MODEL and the pending model changes. Used by the migrations probe."
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
@@ -153,12 +154,13 @@ def pending_changes(loader: Any) -> dict[str, list[Any]]:
     from django.db.migrations.questioner import NonInteractiveMigrationQuestioner
     from django.db.migrations.state import ProjectState
 
-    old, new = loader.project_state(), ProjectState.from_apps(apps)
-    if same_models(old, new):
+    old = loader.project_state()
+    if same_models(old, apps):
         # The autodetector compares these same model states, but some of its passes are
         # quadratic in the number of models (seconds on a project of 1,000 models): when
         # every state is equal it would find nothing, so it is not run.
         return {}
+    new = ProjectState.from_apps(apps)
     questioner = NonInteractiveMigrationQuestioner(specified_apps=set(), dry_run=True)
     autodetector = MigrationAutodetector(old, new, questioner)
     changes = autodetector.changes(graph=loader.graph, migration_name=None)
@@ -168,19 +170,118 @@ def pending_changes(loader: Any) -> dict[str, list[Any]]:
     }
 
 
-def same_models(old: Any, new: Any) -> bool:
-    """True when the migrations' state and the models' state hold equal ModelStates.
+def same_models(old: Any, apps: Any) -> bool:
+    """True when the migrations' state OLD holds a ModelState equal to each model of APPS.
 
-    Apps without migrations are left out, as the autodetector leaves them out.
+    Apps without migrations are left out, as the autodetector leaves them out. A model is
+    compared as ``ProjectState.from_apps`` would state it (``model_comparable``), without the
+    copy of every field ``from_apps`` makes.
     """
-    current = {key: state for key, state in new.models.items() if key[0] not in old.real_apps}
+    models = [
+        model
+        for model in apps.get_models(include_swapped=True)
+        if model._meta.app_label not in old.real_apps
+    ]
+    current = {(model._meta.app_label, model._meta.model_name): model for model in models}
     if current.keys() != old.models.keys():
         return False
-    return all(_comparable(old.models[key]) == _comparable(state) for key, state in current.items())
+    return all(
+        _comparable(old.models[key]) == model_comparable(model) for key, model in current.items()
+    )
 
 
 def _comparable(state: Any) -> tuple[Any, ...]:
     """What the autodetector looks at in a ModelState ('abstract' it ignores)."""
     options = {key: value for key, value in state.options.items() if key != "abstract"}
-    fields = {name: field.deconstruct()[1:] for name, field in state.fields.items()}
+    fields = {name: _arguments(field) for name, field in state.fields.items()}
     return (state.name.lower(), fields, options, tuple(state.bases), list(state.managers))
+
+
+def _arguments(field: Any) -> tuple[Any, ...]:
+    """``field.deconstruct()[1:]`` (path, args, kwargs), compared as the autodetector does.
+
+    A relation deconstructs its target as ``SettingsReference('app.model', 'AUTH_USER_MODEL')``
+    when the target is swappable: a str subclass equal to the plain 'app.model', so the
+    answer never changes a comparison. Finding it costs a scan of every model for each
+    distinct target (``Apps.get_swappable_settings_name``, cached per spelling: 'app.Model'
+    from a model, 'app.model' from a migration), about a quarter of a second on 1,000 models:
+    a copy of the field with ``swappable=False`` deconstructs without it.
+    """
+    if getattr(field, "swappable", False):
+        field = copy.copy(field)
+        field.swappable = False
+    return tuple(field.deconstruct()[1:])
+
+
+# Options that ModelState.from_model rewrites (normalised, cloned, named or dropped).
+_REWRITTEN_OPTIONS = {
+    "unique_together",
+    "index_together",
+    "indexes",
+    "constraints",
+    "order_with_respect_to",
+}
+
+
+def model_comparable(model: Any) -> tuple[Any, ...]:
+    """``_comparable(ModelState.from_model(model))``, without cloning every field.
+
+    ``from_model`` copies each field (a deconstruct and a new field) and the comparison then
+    deconstructs the copy: the model's own fields deconstruct to the same arguments. The
+    plain case (only options that are copied as they are; no manager but the default
+    ``objects``) is stated here; any other model goes through ``from_model`` itself.
+    """
+    from django.db import models
+    from django.db.migrations.state import ModelState
+    from django.db.models.options import DEFAULT_NAMES
+
+    opts = model._meta
+    if _REWRITTEN_OPTIONS & opts.original_attrs.keys() or not _only_default_manager(model):
+        return _comparable(ModelState.from_model(model))
+    fields = {
+        field.name: _arguments(field)
+        for field in [*opts.local_fields, *opts.local_many_to_many]
+        if not isinstance(field, models.OrderWrt)
+    }
+    options = {
+        name: opts.original_attrs[name]
+        for name in DEFAULT_NAMES
+        if name not in ("apps", "app_label", "abstract") and name in opts.original_attrs
+    }
+    options.setdefault("indexes", [])  # as ModelState.__init__ does
+    options.setdefault("constraints", [])
+    return (opts.object_name.lower(), fields, options, _bases(model), [])
+
+
+def _only_default_manager(model: Any) -> bool:
+    """True when from_model states no manager: the only one is the default ``objects``, not
+    used in migrations (from_model's shim for it is dropped)."""
+    managers = model._meta.managers
+    if len(managers) != 1:
+        return False
+    manager = managers[0]
+    return bool(
+        manager.name == "objects"
+        and not manager.use_in_migrations
+        and manager is model._default_manager
+    )
+
+
+def _bases(model: Any) -> tuple[Any, ...]:
+    """The bases as ModelState.from_model states them (abstract parents flattened)."""
+    from django.db import models
+
+    def flatten(cls: Any) -> list[Any]:
+        bases: list[Any] = []
+        for base in cls.__bases__:
+            if hasattr(base, "_meta") and base._meta.abstract:
+                bases.extend(flatten(base))
+            else:
+                bases.append(base)
+        return bases
+
+    ordered = sorted(set(flatten(model)), key=model.__mro__.index)
+    bases = tuple(base._meta.label_lower if hasattr(base, "_meta") else base for base in ordered)
+    if not any(isinstance(base, str) or issubclass(base, models.Model) for base in bases):
+        bases = (models.Model,)
+    return bases

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import Any, cast
 
 from authtools.db import catalog as db_catalog
+from authtools.db import snapshot
 from authtools.db.connection import connection_problem
 from authtools.diagnosis import catalog
 from authtools.diagnosis.context import Context
@@ -97,8 +98,9 @@ def run(ctx: Context) -> Iterator[Finding]:
     if user_table not in tables:
         yield _missing_user_table(ctx, user_model)
     relations = user_relations(user_model, ctx.database)
-    keys = db_catalog.foreign_keys(connection)
-    types = db_catalog.column_types(connection, {user_table, *(r.table for r in relations)})
+    with snapshot.pinned(connection):  # one catalog read for both questions
+        keys = db_catalog.foreign_keys(connection)
+        types = db_catalog.column_types(connection, {user_table, *(r.table for r in relations)})
     yield from _check_relations(user_model, relations, keys, types, connection.vendor)
 
 
