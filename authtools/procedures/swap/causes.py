@@ -1,9 +1,11 @@
-"""The causes of a preflight refusal, as the diagnosis knows them: file, line and fix.
+"""Stage 1 of the swap, inspect (for a refusal): the causes of a preflight refusal, as the
+diagnosis knows them: file, line and fix.
 
 The swap's preflight sees symptoms (the models differ from their migrations); the diagnosis's
 static probes (no database) often know why, with the file and line: a relation hard-coded to
 auth.User (authtools.E301) or a migration that names it (authtools.E302). This module runs
-them and keeps the findings located in the apps the refusal is about.
+them and keeps the findings located in the apps the refusal is about; ``decide`` puts them in
+its refusal's text.
 """
 
 from __future__ import annotations
