@@ -17,7 +17,6 @@ what it generated are ``decide.check_generated``'s.
 
 from __future__ import annotations
 
-import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -243,12 +242,3 @@ def _add_changes(connection: Any, new: Any, result: GeneratedMigrations) -> None
         loader = _loader_with(connection, app, result.migrations, keep=result.keep)
         for change in ours:
             result.change_sql += _change_sql(connection, loader, app, change)
-
-
-def forget_modules(app_module: str) -> None:
-    """Drop cached migration modules of an app so that files just written are read."""
-    import importlib
-
-    for name in [n for n in sys.modules if n.startswith(f"{app_module}.")]:
-        del sys.modules[name]
-    importlib.invalidate_caches()
