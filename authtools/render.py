@@ -6,6 +6,7 @@ import json
 from typing import Any, Protocol
 
 from authtools.diagnosis.report import Finding, Report
+from authtools.diagnosis.report import plural as plural  # the commands' wording too
 
 
 class Style(Protocol):
@@ -75,10 +76,6 @@ def summary_line(report: Report, style: Style) -> str:
         return style.SUCCESS("No problems found.")
     text = ", ".join(f"{n} {s}{'' if n == 1 else 's'}" for s, n in counts.items())
     return (style.ERROR if counts["error"] else style.WARNING)(text + ".")
-
-
-def plural(n: int, word: str) -> str:
-    return f"{n} {word}{'' if n == 1 else 's'}"
 
 
 def as_jsonable(value: Any) -> Any:

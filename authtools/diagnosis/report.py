@@ -21,6 +21,11 @@ Cause = Literal[
 SEVERITY_RANK: dict[str, int] = {"info": 1, "warning": 2, "error": 3}
 
 
+def plural(n: int, word: str) -> str:
+    """'1 finding', '2 findings': the wording of findings and of the reports that count them."""
+    return f"{n} {word}{'' if n == 1 else 's'}"
+
+
 @dataclass(frozen=True)
 class FileLocation:
     file: str

@@ -1,9 +1,11 @@
-"""Migration files as text: find and rewrite the dependencies one app's migrations declare."""
+"""Migration files as text: find and rewrite the dependencies one app's migrations declare;
+forget the modules of files just written."""
 
 from __future__ import annotations
 
 import ast
 import difflib
+import sys
 from collections.abc import Mapping
 from pathlib import Path
 
@@ -101,3 +103,12 @@ def make_readable(paths: list[Path]) -> None:
 
     for path in paths:
         os.chmod(path, SOURCE_MODE)
+
+
+def forget_modules(app_module: str) -> None:
+    """Drop cached migration modules of an app so that files just written are read."""
+    import importlib
+
+    for name in [n for n in sys.modules if n.startswith(f"{app_module}.")]:
+        del sys.modules[name]
+    importlib.invalidate_caches()

@@ -17,8 +17,7 @@ from typing import Any
 from authtools.diagnosis import catalog
 from authtools.diagnosis.context import Context
 from authtools.diagnosis.probes.database import connection_error
-from authtools.diagnosis.report import Finding, TableLocation
-from authtools.render import plural
+from authtools.diagnosis.report import Finding, TableLocation, plural
 
 REQUIRES = "ready"
 USES_DB = True

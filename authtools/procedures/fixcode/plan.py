@@ -15,8 +15,8 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
-from authtools.procedures.fixcode.python import Target
 from authtools.procedures.fixcode.survey import FileFix, FixError, Survey, survey
+from authtools.procedures.fixcode.syntax import Target
 from authtools.procedures.plan import Plan, Runtime, Step
 from authtools.procedures.schema import Keys
 

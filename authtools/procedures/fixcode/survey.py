@@ -15,7 +15,8 @@ from pathlib import Path
 
 from authtools.diagnosis import source
 from authtools.diagnosis.context import Context, relative_display
-from authtools.procedures.fixcode.python import Change, Kind, Left, Target, rewrite
+from authtools.procedures.fixcode.python import rewrite
+from authtools.procedures.fixcode.syntax import Change, Kind, Left, Target
 from authtools.procedures.fixcode.templates import TEMPLATE_PERMISSION, rewrite_template
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from authtools.procedures.fixcode.python import Change, Result, Target
+from authtools.procedures.fixcode.syntax import Change, Result, Target
 
 TEMPLATE_PERMISSION = re.compile(r"\bperms\.auth\.(add|change|delete|view)_user\b")
 

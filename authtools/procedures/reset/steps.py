@@ -10,6 +10,7 @@ from typing import Any
 
 from authtools.procedures import childproc
 from authtools.procedures.migration_files import (
+    forget_modules,
     make_readable,
     migration_files,
     rewrite_dependencies,
@@ -18,7 +19,6 @@ from authtools.procedures.migration_files import (
 from authtools.procedures.plan import Runtime
 from authtools.procedures.reset.commands import run_command
 from authtools.procedures.reset.spec import REVERT, Inspection
-from authtools.procedures.swap.migrations import forget_modules
 
 
 def drop_and_recreate(ins: Inspection) -> None:
@@ -111,7 +111,7 @@ def delete_rows(ins: Inspection) -> None:
 def fresh_loader(ins: Inspection) -> Any:
     """A MigrationLoader that sees the files as they are now, not as first imported: the
     dependents' modules and the app's migration modules are forgotten first (the latter with
-    the swap's ``forget_modules``)."""
+    ``migration_files.forget_modules``)."""
     from django.db import connections
     from django.db.migrations.loader import MigrationLoader
 

@@ -17,16 +17,27 @@ history (``migrate`` fails with InconsistentMigrationHistory). The swap:
 SQL statement included, saved in the backup so that ``--resume`` and ``--rollback`` rebuild the
 very same plan. ``build_plan()`` turns a spec into a runner ``Plan``.
 
-Modules: ``preflight`` (checks, the spec), ``plan`` (steps as data), ``migrations`` (the
-two-step migrations of case 2 and phase 2), ``steps`` (apply, undo, backup), ``verify`` (the end
-state), ``run`` (lock, resume, rollback), ``spec`` (the data), ``scaffold`` and
-``settings_edit`` (--scaffold, --write-settings); per-backend DDL is in ``authtools.db.schema``.
+A one-way pipeline; each module imports only the ones before it (tests/test_layers.py):
+
+- ``spec``: the data every stage passes on (``SwapSpec``, ``StepSpec``, ``SwapRefused``);
+- inspect: ``causes`` (the diagnosis's located causes of a refusal), ``inspect`` (the models,
+  the tables, the foreign keys, the migration loader);
+- decide: ``keys`` (the primary key's width and its route), ``decide`` (the migrations to
+  record or generate, the renames, every refusal);
+- generate: ``migrations`` (the two-step migrations of case 2 and phase 2);
+- plan: ``plan`` (the steps as data), ``preflight`` (stages 1 to 4 in order: the spec);
+- run and verify: ``verify`` (the end state), ``steps`` (the runner's steps: apply, undo,
+  backup), ``run`` (lock, resume, rollback);
+- beside the chain: ``scaffold`` and ``settings_edit`` (--scaffold, --write-settings).
+
+Per-backend DDL is in ``authtools.db.schema``.
 """
 
 from __future__ import annotations
 
 from authtools.db.locks import LockBusy, TableLocks
-from authtools.procedures.swap.preflight import KeyWidthRefused, preflight
+from authtools.procedures.swap.keys import KeyWidthRefused
+from authtools.procedures.swap.preflight import preflight
 from authtools.procedures.swap.run import (
     ddl_session,
     interrupted,

@@ -1,9 +1,11 @@
-"""The causes of a preflight refusal, as the diagnosis knows them: file, line and fix.
+"""Stage 1 of the swap, inspect (for a refusal): the causes of a preflight refusal, as the
+diagnosis knows them: file, line and fix.
 
 The swap's preflight sees symptoms (the models differ from their migrations); the diagnosis's
 static probes (no database) often know why, with the file and line: a relation hard-coded to
 auth.User (authtools.E301) or a migration that names it (authtools.E302). This module runs
-them and keeps the findings located in the apps the refusal is about.
+them and keeps the findings located in the apps the refusal is about; ``decide`` puts them in
+its refusal's text.
 """
 
 from __future__ import annotations
@@ -44,9 +46,13 @@ def findings_in_apps(app_labels: Sequence[str], ids: Sequence[str]) -> list[Find
 def pending_changes_refusal(app_labels: Sequence[str]) -> str:
     """Why the swap refuses when the models of APP_LABELS have changes no migration holds:
     the located findings that cause them and the first one's fix, when the diagnosis has any;
-    else the generic next step."""
+    else the generic next step. A probe that raises leaves the plain refusal: naming a cause
+    is a help, never a reason to fail."""
     refusal = f"models have changes that are not in migrations (apps {', '.join(app_labels)})"
-    found = findings_in_apps(app_labels, PENDING_CHANGE_CAUSES)
+    try:
+        found = findings_in_apps(app_labels, PENDING_CHANGE_CAUSES)
+    except Exception:  # a probe that raises: the refusal stays, with its plain reason
+        found = []
     if not found:
         return f"{refusal}: run makemigrations for them first"
     causes = "; ".join(f"{f.location} ({f.id}): {f.message.rstrip('.')}" for f in found[:SHOWN])

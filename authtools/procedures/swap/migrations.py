@@ -1,4 +1,5 @@
-"""The new app's migrations for a swap, generated in two steps when the field sets differ.
+"""Stage 3 of the swap, generate: the new app's migrations, in two steps when the field sets
+differ.
 
 The first migration mirrors the old table exactly (the old model's fields under the new model's
 name): it is recorded as applied, because the renamed table is what it builds. The second one
@@ -8,15 +9,19 @@ changed); it is applied for real. An empty database builds the same schema from 
 Both are computed in this process, against an in-memory graph: the running Django already has
 AUTH_USER_MODEL pointing at the new model, so no child process with a temporary setting is
 needed, and nothing is written until the plan runs (the files are a step of the plan).
+
+Reads the old and new models and the migration graph; returns ``GeneratedMigrations`` (the
+sources to write, the migrations to record and to apply, the change's SQL). The refusals on
+what it generated are ``decide.check_generated``'s.
 """
 
 from __future__ import annotations
 
-import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from authtools.procedures.swap.inspect import field_signature
 from authtools.procedures.swap.spec import SwapRefused
 
 
@@ -73,8 +78,6 @@ def mirror_state(old: Any, new: Any, connection: Any) -> Any:
     field where that builds the same column, so the change migration holds only what changes
     in the database), the new model's name, app, options and managers."""
     from django.db.migrations.state import ModelState
-
-    from authtools.procedures.swap.preflight import field_signature
 
     old_state, new_state = ModelState.from_model(old), ModelState.from_model(new)
     fields = []
@@ -239,12 +242,3 @@ def _add_changes(connection: Any, new: Any, result: GeneratedMigrations) -> None
         loader = _loader_with(connection, app, result.migrations, keep=result.keep)
         for change in ours:
             result.change_sql += _change_sql(connection, loader, app, change)
-
-
-def forget_modules(app_module: str) -> None:
-    """Drop cached migration modules of an app so that files just written are read."""
-    import importlib
-
-    for name in [n for n in sys.modules if n.startswith(f"{app_module}.")]:
-        del sys.modules[name]
-    importlib.invalidate_caches()

@@ -1,4 +1,9 @@
-"""Plan building: the steps of a swap as data (renames, SQL, content types, migration records).
+"""Stage 4 of the swap, plan: the steps of a swap as data (renames, SQL, content types,
+migration records, the generated files, the key changes).
+
+Reads what ``decide`` and ``generate`` returned (the table and column renames, the foreign keys,
+``GeneratedMigrations``) and the catalog's names of indexes, constraints and sequences; appends
+``StepSpec``s to the ``SwapSpec``. ``steps.build_plan`` turns them into a runner ``Plan``.
 Backend differences in DDL live in ``authtools.db.schema`` (one function per difference)."""
 
 from __future__ import annotations

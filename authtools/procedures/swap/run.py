@@ -1,5 +1,8 @@
-"""Running a swap: the lock, SQLite's DDL session, and the plans of --resume and --rollback
-(built from a checked backup; run by the same protocol as a first run)."""
+"""Stage 5 of the swap, run: the lock, SQLite's DDL session, and the plans of --resume and
+--rollback (built from a checked backup; run by the same protocol as a first run).
+
+Reads a backup's spec (``spec.load_spec``) and returns runner ``Plan``s built by
+``steps.build_plan``; the last stage, after ``verify`` and ``steps``."""
 
 from __future__ import annotations
 

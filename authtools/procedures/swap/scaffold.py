@@ -3,6 +3,9 @@
 The model subclasses AbstractUser (so its fields are auth.User's) and declares the primary key
 with the type auth_user.id has in the database (a 32-bit AutoField unless the table says
 otherwise), so that every foreign key to it stays valid. The swap generates its migration.
+
+Beside the swap's chain (it prepares the project before a swap): reads the database's
+primary key type and the project's folders; returns a ``Scaffold`` (files to write).
 """
 
 from __future__ import annotations

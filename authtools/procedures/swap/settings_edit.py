@@ -18,6 +18,9 @@ setting its value, and that module is the one edited:
 
 What cannot be edited that way (a value computed from the environment, an assignment under a
 condition) is returned as a step to do by hand, with the file and line.
+
+Beside the swap's chain (it prepares the project before a swap): reads the settings files;
+returns a ``SettingsPlan`` (edits and diffs, or steps to do by hand).
 """
 
 from __future__ import annotations

@@ -221,7 +221,7 @@ def applied(spec: SwapSpec, s: StepSpec, renames: list[Rename]) -> bool:
 
 def write_files(write: dict[str, str], replace: dict[str, str]) -> None:
     """Write the generated migrations; remove the files they replace (kept in the backup)."""
-    from authtools.procedures.swap.migrations import forget_modules
+    from authtools.procedures.migration_files import forget_modules
 
     for path in replace:
         if path not in write:
@@ -257,7 +257,7 @@ def widen_key(connection: Any, data: dict[str, str], *, forward: bool) -> None:
 
 
 def restore_files(write: dict[str, str], replace: dict[str, str]) -> None:
-    from authtools.procedures.swap.migrations import forget_modules
+    from authtools.procedures.migration_files import forget_modules
 
     for path in write:
         if path not in replace and not path.endswith("__init__.py"):
