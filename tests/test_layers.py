@@ -44,6 +44,7 @@ ORDER: dict[str, list[str]] = {
         "connection",  # which server, which driver
         "snapshot",  # the catalog read once
         "catalog",  # foreign and primary keys from the snapshot
+        "names",  # Django's generated names, read back (the table they were made under)
         "schema",  # DDL, one function per backend difference
         "locks",  # the tables a transaction locks, in order
     ],
@@ -102,6 +103,7 @@ ORDER: dict[str, list[str]] = {
         "remapping",
         # verify, back up, plan, restore
         "verification",
+        "validation",  # a backup's rows checked against the live tables
         "backup",
         "plan",
         "restore",
@@ -121,6 +123,7 @@ ORDER: dict[str, list[str]] = {
         # plan, restore
         "plan",
         "restore",
+        "interrupted",  # the next run after a killed one: which backup, how to get out
     ],
     "authtools.procedures.swap": [
         "spec",  # the data every stage passes on
