@@ -59,7 +59,7 @@ def test_swap_rollback_and_resume(db_project: Project, tmp_path: Path) -> None:
     assert rolled.code == 0, str(rolled)
     document = json.loads(rolled.out)  # one document, nothing else on stdout
     steps = document["plan"]["steps"]
-    assert steps[0]["description"] == "Undo: Record migrations accounts.0001_initial as applied"
+    assert steps[0]["description"] == "Undo: Record migration accounts.0001_initial as applied"
     assert steps[-1]["description"] == "Undo: Rename table 'auth_user' to 'accounts_user'"
     assert document["result"]["verified"] is True
     assert document["result"]["backup"] == str(backup)

@@ -40,7 +40,7 @@ def test_swap_from_auth_user_keeps_every_row(db_project: Project, tmp_path: Path
     assert lines[1] == "  1. Rename table 'auth_user' to 'accounts_user'"
     assert lines[-1] == "Dry run: nothing was changed."
     assert any(
-        line.endswith(". Record migrations accounts.0001_initial as applied") for line in lines
+        line.endswith(". Record migration accounts.0001_initial as applied") for line in lines
     ), dry.out
     assert project.db.tables() == tables_before
 

@@ -79,7 +79,7 @@ def test_swap_to_a_model_with_other_fields(db_project: Project, tmp_path: Path) 
     [start] = [
         n
         for n, line in enumerate(lines)
-        if line.endswith(". Record migrations accounts.0001_initial as applied")
+        if line.endswith(". Record migration accounts.0001_initial as applied")
     ]
     assert lines[start + 1] == "       it mirrors 'auth_user': the renamed table is what it builds"
     [start] = [

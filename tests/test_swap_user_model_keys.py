@@ -99,7 +99,7 @@ def test_bigautofield_project_refused_then_kept_32_bit(db_project: Project, tmp_
         "        class User(AbstractUser):",
         '            """The project\'s user model."""',
         "       +    id = models.AutoField(primary_key=True)",
-        "  2. Write the migrations of 'accounts' in two steps: a mirror of 'auth_user'",
+        "  2. Write the migration of 'accounts': a mirror of 'auth_user'",
         f"       in {project.path / 'accounts' / 'migrations'}",
     ], dry.out
     assert project.read("accounts/models.py") == MODEL

@@ -49,9 +49,9 @@ def test_swap_in_two_phases(db_project: Project, tmp_path: Path) -> None:
     assert phase1.code == 0, str(phase1)
     steps = [line for line in phase1.out.splitlines() if line[:5].strip()[:-1].isdigit()]
     assert [s.split(". ", 1)[1] for s in steps] == [
-        "Write the migrations of 'accounts' in two steps: a mirror of 'auth_user'",
+        "Write the migration of 'accounts': a mirror of 'auth_user'",
         "Relabel content type 'auth.user' as 'accounts.user'",
-        "Record migrations accounts.0001_initial as applied",
+        "Record migration accounts.0001_initial as applied",
     ], phase1.out
     assert "Done; verified." in phase1.out
     assert project.db.tables() == tables_before

@@ -88,7 +88,7 @@ def test_scaffold_write_settings_then_swap(db_project: Project, tmp_path: Path) 
     swap = project.manage("swap_user_model", "--from", "auth.User", "--noinput")
     assert swap.code == 0, str(swap)
     assert swap.out.splitlines()[1:3] == [
-        "  1. Write the migrations of 'accounts' in two steps: a mirror of 'auth_user'",
+        "  1. Write the migration of 'accounts': a mirror of 'auth_user'",
         f"       in {project.path / 'accounts' / 'migrations'}",
     ]
     assert "Done; verified." in swap.out

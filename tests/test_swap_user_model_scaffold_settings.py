@@ -153,7 +153,7 @@ def test_settings_package(db_project: Project) -> None:
     assert dry.code == 0, str(dry)
     assert dry.out.splitlines()[:2] == [
         "Plan (swap_user_model):",
-        "  1. Write the migrations of 'accounts' in two steps: a mirror of 'auth_user'",
+        "  1. Write the migration of 'accounts': a mirror of 'auth_user'",
     ]
 
 

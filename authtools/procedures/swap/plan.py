@@ -169,7 +169,7 @@ def add_steps(
         StepSpec(
             "record-migrations",
             "migrations",
-            "Record migrations "
+            f"Record migration{'s' if len(spec.migrations) > 1 else ''} "
             + ", ".join(f"{app}.{name}" for app, name in spec.migrations)
             + " as applied",
             details=[f"they build exactly {spec.old_table!r}: an empty database still migrates"],
@@ -226,14 +226,7 @@ def add_migration_steps(spec: SwapSpec, generated: GeneratedMigrations) -> None:
         StepSpec(
             "write-migrations",
             "files",
-            "Write the migrations of "
-            + repr(spec.new_label.split(".")[0])
-            + (
-                f": the move to {spec.new_table!r}"
-                if generated.keep
-                else f" in two steps: a mirror of {spec.old_table!r}"
-            )
-            + (", then the change" if generated.change else ""),
+            _write_title(spec, generated),
             details=[d for d in details if not d.endswith("__init__.py")],
             data={"write": dict(generated.write), "replace": dict(generated.replace)},
         ),
@@ -263,6 +256,21 @@ def add_migration_steps(spec: SwapSpec, generated: GeneratedMigrations) -> None:
         )
     )
     spec.steps.extend(after_apply)
+
+
+def _write_title(spec: SwapSpec, generated: GeneratedMigrations) -> str:
+    """'Write the migration(s) of APP' and what they do: the move to the new table, a mirror of
+    the old one, or (two steps) the mirror and then the change."""
+    files = [p for p in generated.write if not str(p).endswith("__init__.py")]
+    title = f"Write the migration{'s' if len(files) > 1 else ''} of "
+    title += repr(spec.new_label.split(".")[0])
+    if generated.keep:
+        return f"{title}: the move to {spec.new_table!r}" + (
+            ", then the change" if generated.change else ""
+        )
+    if generated.change:
+        return f"{title} in two steps: a mirror of {spec.old_table!r}, then the change"
+    return f"{title}: a mirror of {spec.old_table!r}"
 
 
 def add_key_steps(spec: SwapSpec, connection: Any) -> None:
