@@ -30,7 +30,15 @@ E504_HINT = (
     "Check DATABASES['default'] (HOST, PORT, NAME, USER, PASSWORD) and that the server runs, "
     "or run with --no-db to diagnose without the database."
 )
+E504_SQLITE_HINT = (
+    "Check DATABASES['default']['NAME'] (a SQLite database file this process can read and "
+    "write), or run with --no-db to diagnose without the database."
+)
+E504_TIMEOUT_HINT = (
+    "Set AUTHTOOLS_CONNECT_TIMEOUT to a number of seconds above 0, or remove it (the default is 5)."
+)
 NOTHING_CHANGED = "; start it or fix DATABASES. Nothing was changed."
+SQLITE_NOTHING_CHANGED = "; check the file DATABASES['default']['NAME']. Nothing was changed."
 FIX_SETTING = ": fix DATABASES in the settings. Nothing was changed."
 
 
@@ -52,13 +60,13 @@ def diagnose_m_json(project: Project, *args: str, **env: str) -> Result:
     )
 
 
-def assert_one_database_finding(result: Result, message: str) -> None:
-    """The whole report: one E504 finding with MESSAGE, exit 1, nothing else on stderr but the
-    command's summary."""
+def assert_one_database_finding(result: Result, message: str, hint: str = E504_HINT) -> None:
+    """The whole report: one E504 finding with MESSAGE and HINT, exit 1, nothing else on stderr
+    but the command's summary."""
     assert result.code == 1, str(result)
-    assert result.json() == document(
-        "accounts.User", [finding("authtools.E504", message, E504_HINT)]
-    ), str(result)
+    assert result.json() == document("accounts.User", [finding("authtools.E504", message, hint)]), (
+        str(result)
+    )
     assert result.err in ("", "CommandError: 1 finding at or above 'error'.\n"), str(result)
 
 
@@ -146,8 +154,8 @@ def test_a_locked_sqlite_file_waits_the_timeout_then_says_so(project: Project) -
             f"Cannot connect to the database 'default' (sqlite3 file {str(path)!r}): database is "
             "locked (waited 1 s; AUTHTOOLS_CONNECT_TIMEOUT sets how long to wait)"
         )
-        assert_one_database_finding(diagnose_json(project, **env), line)
-        assert_recovery_refuses(project, RECOVERY[1], line + NOTHING_CHANGED, **env)
+        assert_one_database_finding(diagnose_json(project, **env), line, E504_SQLITE_HINT)
+        assert_recovery_refuses(project, RECOVERY[1], line + SQLITE_NOTHING_CHANGED, **env)
     finally:
         holder.close()
 
@@ -157,13 +165,16 @@ def test_a_bad_connect_timeout_value_is_one_line(project: Project) -> None:
     line = (
         "the setting AUTHTOOLS_CONNECT_TIMEOUT is 'soon', not a number of seconds above 0 (e.g. 5)"
     )
-    assert_one_database_finding(diagnose_json(project), line)
+    assert_one_database_finding(diagnose_json(project), line, E504_TIMEOUT_HINT)
     env_line = (
         "the environment variable AUTHTOOLS_CONNECT_TIMEOUT is '-1', not a number of seconds "
         "above 0 (e.g. 5)"
     )
     assert_recovery_refuses(
-        project, RECOVERY[0], env_line + NOTHING_CHANGED, AUTHTOOLS_CONNECT_TIMEOUT="-1"
+        project,
+        RECOVERY[0],
+        env_line + ": set it to a number of seconds above 0, or remove it. Nothing was changed.",
+        AUTHTOOLS_CONNECT_TIMEOUT="-1",
     )
 
 
@@ -196,9 +207,13 @@ def test_a_sqlite_file_that_is_not_a_database(project: Project) -> None:
     line = (
         f"Cannot connect to the database 'default' (sqlite3 file {name!r}): file is not a database"
     )
-    assert_one_database_finding(diagnose_json(project, TESTPROJECT_DB_NAME=name), line)
+    assert_one_database_finding(
+        diagnose_json(project, TESTPROJECT_DB_NAME=name), line, E504_SQLITE_HINT
+    )
     for command in (*RECOVERY, ("rebuild_contenttypes", "--restore", "backup", "--noinput")):
-        assert_recovery_refuses(project, command, line + NOTHING_CHANGED, TESTPROJECT_DB_NAME=name)
+        assert_recovery_refuses(
+            project, command, line + SQLITE_NOTHING_CHANGED, TESTPROJECT_DB_NAME=name
+        )
 
 
 @pytest.mark.parametrize(

@@ -225,8 +225,14 @@ def test_unreachable_database_is_one_finding(db_project: Project) -> None:
         "id": "authtools.E504",
         "severity": "error",
         "cause": "database",
-        "hint": "Check DATABASES['default'] (HOST, PORT, NAME, USER, PASSWORD) and that the "
-        "server runs, or run with --no-db to diagnose without the database.",
+        "hint": (
+            "Check DATABASES['default']['NAME'] (a SQLite database file this process can read "
+            "and write)"
+            if vendor == "sqlite"
+            else "Check DATABASES['default'] (HOST, PORT, NAME, USER, PASSWORD) and that the "
+            "server runs"
+        )
+        + ", or run with --no-db to diagnose without the database.",
         "location": None,
         "fix_command": None,
         "because": None,

@@ -152,13 +152,23 @@ def connection_problem(database: str) -> str | None:
 
 def refusal(database: str) -> str | None:
     """None when DATABASE answers; else connection_problem() and the next step: fixing the
-    setting when DATABASES cannot be used as written, else starting the server or fixing
-    DATABASES."""
+    setting when DATABASES (or AUTHTOOLS_CONNECT_TIMEOUT) cannot be used as written, checking
+    the file of a SQLite database, else starting the server or fixing DATABASES."""
+    from django.db import connections
+
     problem = backend_problem(database)
     if problem:
         return f"{problem}: fix DATABASES in the settings"
+    try:
+        connect_timeout()
+    except TimeoutSettingError as exc:
+        return f"{exc}: set it to a number of seconds above 0, or remove it"
     problem = connection_problem(database)
-    return f"{problem}; start it or fix DATABASES" if problem else None
+    if problem is None:
+        return None
+    if connections[database].vendor == "sqlite":
+        return f"{problem}; check the file DATABASES[{database!r}]['NAME']"
+    return f"{problem}; start it or fix DATABASES"
 
 
 def _probe(connection: Any, timeout: int) -> None:

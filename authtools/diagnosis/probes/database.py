@@ -76,17 +76,36 @@ def user_relations(user_model: Any, database: str) -> list[Relation]:
     return sorted(relations, key=lambda r: (r.table, r.column))
 
 
+def _unreachable_hint(alias: str, error: str) -> str:
+    """What to check: our own timeout setting when that is the problem, else the file of a
+    SQLite database, the server's settings of any other."""
+    from django.conf import settings
+
+    if error.startswith("the setting AUTHTOOLS_CONNECT_TIMEOUT"):
+        return (
+            "Set AUTHTOOLS_CONNECT_TIMEOUT to a number of seconds above 0, or remove it (the "
+            "default is 5)."
+        )
+    try:
+        engine = str(settings.DATABASES[alias].get("ENGINE") or "")
+    except Exception:  # DATABASES itself is unusable: the message names it
+        engine = ""
+    where = (
+        f"Check DATABASES[{alias!r}]['NAME'] (a SQLite database file this process can read "
+        "and write)"
+        if engine.endswith("sqlite3")
+        else f"Check DATABASES[{alias!r}] (HOST, PORT, NAME, USER, PASSWORD) and that the "
+        "server runs"
+    )
+    return f"{where}, or run with --no-db to diagnose without the database."
+
+
 def run(ctx: Context) -> Iterator[Finding]:
     from django.db import connections
 
     error = connection_error(ctx)
     if error is not None:
-        yield catalog.finding(
-            "authtools.E504",
-            error,
-            f"Check DATABASES[{ctx.database!r}] (HOST, PORT, NAME, USER, PASSWORD) and that the "
-            "server runs, or run with --no-db to diagnose without the database.",
-        )
+        yield catalog.finding("authtools.E504", error, _unreachable_hint(ctx.database, error))
         return
     user_model = ctx.user_model()
     if user_model is None or user_model._meta.abstract or user_model._meta.proxy:
