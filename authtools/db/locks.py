@@ -171,12 +171,12 @@ def locked_sql(
     connection: Any, tables: list[str], statements: list[str], *, known: bool = False
 ) -> list[str]:
     """MySQL/MariaDB: STATEMENTS between ``LOCK TABLES`` (TABLES that exist, WRITE) and
-    ``UNLOCK TABLES``. Taken in one statement, the locks wait once (lock_wait_timeout) for the
-    application's open transactions on any of them, and then hold its new ones back until the
-    statements are done: a RENAME alone waits for a metadata lock and meanwhile lets inserts
-    into a table with a foreign key to it start, which then wait behind it (lock waits up to
-    the row lock timeout, deadlocks). LOCK TABLES commits an open transaction: only for steps
-    run outside one. KNOWN: TABLES all exist (not asked). Elsewhere STATEMENTS as they are."""
+    ``UNLOCK TABLES``: the locks are taken at once (waiting at most lock_wait_timeout for the
+    application's open transactions), and the application's new ones wait until UNLOCK. (A bare
+    RENAME TABLE of a table that an open transaction's insert references waits for
+    innodb_lock_wait_timeout instead, and under traffic failed every attempt: benchmarks/
+    README.md.) LOCK TABLES commits an open transaction: only for steps run outside one. KNOWN:
+    TABLES all exist (not asked). Elsewhere STATEMENTS as they are."""
     from authtools.db.schema import quote
 
     if connection.vendor != "mysql":

@@ -22,10 +22,10 @@ from authtools.procedures.swap.verify import verify
 
 
 def _execute(connection: Any, statements: list[str], timeout: float = 5.0) -> None:
-    """Run STATEMENTS. MySQL/MariaDB (no transaction around DDL, no LOCK TABLE there): when a
-    statement times out waiting for its locks (it did nothing then), the tables it locked are
-    unlocked and STATEMENTS are tried again from the first, with backoff (a table rename runs
-    between LOCK TABLES and UNLOCK TABLES as one unit; each other step is one statement)."""
+    """Run STATEMENTS. MySQL/MariaDB (no transaction around DDL): when a statement times out
+    waiting for its locks (it did nothing then), STATEMENTS are tried again from the first,
+    with backoff (a table rename between LOCK TABLES and UNLOCK TABLES is one unit); on any
+    failure the tables locked by a first LOCK TABLES are unlocked."""
     from authtools.db.locks import DEFAULT_LOCK_ATTEMPTS, backoff, retryable
 
     with connection.cursor() as cursor:
@@ -35,10 +35,11 @@ def _execute(connection: Any, statements: list[str], timeout: float = 5.0) -> No
                     cursor.execute(sql)
                 return
             except Exception as exc:
+                if statements and statements[0].startswith("LOCK TABLES"):
+                    with contextlib.suppress(Exception):
+                        cursor.execute("UNLOCK TABLES")
                 if connection.vendor != "mysql" or not retryable(exc):
                     raise
-                with contextlib.suppress(Exception):
-                    cursor.execute("UNLOCK TABLES")
                 if attempt == DEFAULT_LOCK_ATTEMPTS:
                     raise RuntimeError(
                         f"the locks were not free within {timeout:g} s in "
