@@ -167,12 +167,33 @@ def lock_tables(database: str, tables: list[str]) -> None:
         return
 
 
+def locked_sql(
+    connection: Any, tables: list[str], statements: list[str], *, known: bool = False
+) -> list[str]:
+    """MySQL/MariaDB: STATEMENTS between ``LOCK TABLES`` (TABLES that exist, WRITE) and
+    ``UNLOCK TABLES``: the locks are taken at once (waiting at most lock_wait_timeout for the
+    application's open transactions), and the application's new ones wait until UNLOCK. (A bare
+    RENAME TABLE of a table that an open transaction's insert references waits for
+    innodb_lock_wait_timeout instead, and under traffic failed every attempt: benchmarks/
+    README.md.) LOCK TABLES commits an open transaction: only for steps run outside one. KNOWN:
+    TABLES all exist (not asked). Elsewhere STATEMENTS as they are."""
+    from authtools.db.schema import quote
+
+    if connection.vendor != "mysql":
+        return list(statements)
+    present = tables if known else _existing(connection, tables)
+    if not present:
+        return list(statements)
+    locks = ", ".join(f"{quote(connection, t)} WRITE" for t in present)
+    return [f"LOCK TABLES {locks}", *statements, "UNLOCK TABLES"]
+
+
 def _existing(connection: Any, tables: list[str]) -> list[str]:
     """TABLES that exist, in their order: from the run's catalog snapshot when the connection
     is pinned to one (no statement), else asked of the database."""
     from authtools.db import snapshot
 
-    if snapshot.is_pinned(connection):
+    if snapshot.is_pinned(connection) or connection.vendor != "postgresql":
         known = snapshot.current(connection).tables
         return [t for t in tables if t in known]
     with connection.cursor() as cursor:

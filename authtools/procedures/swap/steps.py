@@ -2,11 +2,18 @@
 
 from __future__ import annotations
 
+import contextlib
 import time
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from authtools.db.locks import DEFAULT_LOCK_ATTEMPTS, TableLocks, session_lock_timeout
+from authtools.db.locks import (
+    DEFAULT_LOCK_ATTEMPTS,
+    TableLocks,
+    locked_sql,
+    session_lock_timeout,
+)
 from authtools.db.schema import Rename, exists, rename_sql, reset_sequence
 from authtools.procedures.migration_files import write_source
 from authtools.procedures.plan import Plan, Runtime, Step, StepKind
@@ -15,33 +22,40 @@ from authtools.procedures.swap.verify import verify
 
 
 def _execute(connection: Any, statements: list[str], timeout: float = 5.0) -> None:
-    """Run STATEMENTS. MySQL/MariaDB (no transaction around DDL, no LOCK TABLE there): each
-    statement waits at most TIMEOUT for its locks and is tried again, with backoff, when it
-    times out (it did nothing then)."""
+    """Run STATEMENTS. MySQL/MariaDB (no transaction around DDL): when a statement times out
+    waiting for its locks (it did nothing then), STATEMENTS are tried again from the first,
+    with backoff (a table rename between LOCK TABLES and UNLOCK TABLES is one unit); on any
+    failure the tables locked by a first LOCK TABLES are unlocked."""
     from authtools.db.locks import DEFAULT_LOCK_ATTEMPTS, backoff, retryable
 
     with connection.cursor() as cursor:
-        for sql in statements:
-            for attempt in range(1, DEFAULT_LOCK_ATTEMPTS + 1):
-                try:
+        for attempt in range(1, DEFAULT_LOCK_ATTEMPTS + 1):
+            try:
+                for sql in statements:
                     cursor.execute(sql)
-                    break
-                except Exception as exc:
-                    if connection.vendor != "mysql" or not retryable(exc):
-                        raise
-                    if attempt == DEFAULT_LOCK_ATTEMPTS:
-                        raise RuntimeError(
-                            f"the locks were not free within {timeout:g} s in "
-                            f"{DEFAULT_LOCK_ATTEMPTS} attempts; run again at a quieter time"
-                        ) from exc
-                    time.sleep(backoff(attempt))
+                return
+            except Exception as exc:
+                if statements and statements[0].startswith("LOCK TABLES"):
+                    with contextlib.suppress(Exception):
+                        cursor.execute("UNLOCK TABLES")
+                if connection.vendor != "mysql" or not retryable(exc):
+                    raise
+                if attempt == DEFAULT_LOCK_ATTEMPTS:
+                    raise RuntimeError(
+                        f"the locks were not free within {timeout:g} s in "
+                        f"{DEFAULT_LOCK_ATTEMPTS} attempts; run again at a quieter time"
+                    ) from exc
+                time.sleep(backoff(attempt))
 
 
-def _run_renames(connection: Any, renames: list[Rename], timeout: float = 5.0) -> None:
+def _run_renames(
+    connection: Any, renames: list[Rename], timeout: float = 5.0, locks: Sequence[str] = ()
+) -> None:
     """Each rename runs only when its source is still there, so a step can be run again.
 
     PostgreSQL: the renames of a step that renames no table or column (its indexes,
-    constraints, sequences: independent of one another) are sent in one round trip."""
+    constraints, sequences: independent of one another) are sent in one round trip.
+    MySQL/MariaDB: a table is renamed with LOCKS (the tables of the lock order) write-locked."""
     from authtools.db.snapshot import batch
 
     def present(rename: Rename) -> bool:
@@ -57,7 +71,10 @@ def _run_renames(connection: Any, renames: list[Rename], timeout: float = 5.0) -
         return
     for rename in renames:
         if present(rename):
-            _execute(connection, rename_sql(connection, rename), timeout)
+            statements = rename_sql(connection, rename)
+            if rename.kind == "table":
+                statements = locked_sql(connection, list(locks), statements)
+            _execute(connection, statements, timeout)
 
 
 _KINDS: dict[str, StepKind] = {
@@ -73,11 +90,12 @@ def _step(spec: SwapSpec, s: StepSpec) -> Step:
 
     connection = connections[spec.database]
     renames = [Rename.from_dict(r) for r in s.renames]
+    locks = lock_order(spec)
 
     def apply(runtime: Runtime) -> Any:
         session_lock_timeout(connection, spec.lock_timeout)
         if s.kind == "renames":
-            _run_renames(connection, renames, spec.lock_timeout)
+            _run_renames(connection, renames, spec.lock_timeout, locks)
         elif s.kind == "sequence":
             reset_sequence(connection, s.data["table"], s.data["column"])
         elif s.kind == "sql":  # an older backup: its statements are not run from a file
@@ -107,7 +125,8 @@ def _step(spec: SwapSpec, s: StepSpec) -> Step:
     def undo(runtime: Runtime) -> Any:
         session_lock_timeout(connection, spec.lock_timeout)
         if s.kind == "renames":
-            _run_renames(connection, [r.reverse(_table_before(spec, r)) for r in reversed(renames)])
+            reverse = [r.reverse(_table_before(spec, r)) for r in reversed(renames)]
+            _run_renames(connection, reverse, spec.lock_timeout, locks)
         elif s.kind == "contenttypes":
             undo_contenttypes(spec.database, s.data)
         elif s.kind == "migrations":
@@ -133,20 +152,26 @@ def _step(spec: SwapSpec, s: StepSpec) -> Step:
         description=s.description,
         apply=apply,
         details=list(s.details),
-        sql=shown_sql(connection, s, renames),
+        sql=shown_sql(connection, s, renames, spec),
         undo=undo if has_undo else None,
         applied=lambda runtime: applied(spec, s, renames),
     )
 
 
-def shown_sql(connection: Any, s: StepSpec, renames: list[Rename]) -> list[str]:
+def shown_sql(connection: Any, s: StepSpec, renames: list[Rename], spec: SwapSpec) -> list[str]:
     """The statements of step S as shown in the plan, regenerated from its data (the SQL
     of a migration, run by Django's executor, is shown as planned)."""
     from authtools.db.schema import literal, quoter, sequence_reset_sql
 
     q = quoter(connection)
     if s.kind == "renames":
-        return [sql for r in renames for sql in rename_sql(connection, r)]
+        statements = []
+        for r in renames:
+            sql = rename_sql(connection, r)
+            if r.kind == "table" and connection.vendor == "mysql":
+                sql = locked_sql(connection, _tables_at(spec, s), sql, known=True)
+            statements += sql
+        return statements
     if s.kind == "sequence":
         return sequence_reset_sql(connection, s.data["table"], s.data["column"])
     if s.kind == "contenttypes" and s.data.get("relabel"):
@@ -285,6 +310,21 @@ def migrate_to(database: str, target: list[str]) -> None:
 
     executor = MigrationExecutor(connections[database])
     executor.migrate([(target[0], target[1])])
+
+
+def _tables_at(spec: SwapSpec, step: StepSpec) -> list[str]:
+    """The tables of the lock order that will exist when STEP runs (those there now, under the
+    names the table renames of the steps before it give them)."""
+    from django.db import connections
+
+    from authtools.db import snapshot
+
+    tables = snapshot.current(connections[spec.database]).tables
+    for earlier in spec.steps[: spec.steps.index(step)]:
+        for r in earlier.renames:
+            if earlier.kind == "renames" and r["kind"] == "table" and r["old"] in tables:
+                tables = (tables - {r["old"]}) | {r["new"]}
+    return [t for t in lock_order(spec) if t in tables]
 
 
 def _table_before(spec: SwapSpec, rename: Rename) -> str:
