@@ -10,7 +10,9 @@ TEMPLATE; MariaDB: the loaded database, the swap undone with --rollback after ea
 
 - starts two worker processes (127.0.0.1, one connection each, bounded loops of --requests): each
   request is one transaction that INSERTs an order (a foreign key to the user) and UPDATEs the
-  user's last_login, as an app request does; the workers run the new code in the sense that
+  user's last_login, as an app request does (each worker its own users: two such requests for
+  one user deadlock by themselves on InnoDB, the foreign key check's shared lock on the user row
+  upgraded by the update, with or without a swap); the workers run the new code in the sense that
   they know both names of the user table: when the old one is gone (the swap committed), the
   request is rolled back and sent again on the new name (counted as "met the rename");
 - once both are sending, runs the single-run swap as users run it (``manage.py swap_user_model
@@ -54,8 +56,8 @@ from swap_user_model import (  # (the benchmark beside this one)
 WORKER = r"""
 import json, os, sys, time
 
-vendor, dbname, stop, report, requests, pause = sys.argv[1:7]
-requests, pause = int(requests), float(pause)
+vendor, dbname, stop, report, requests, pause, index, workers = sys.argv[1:9]
+requests, pause, index, workers = int(requests), float(pause), int(index), int(workers)
 if vendor == "postgresql":
     import psycopg
     from psycopg import errors
@@ -82,7 +84,7 @@ else:
 
 cursor = conn.cursor()
 cursor.execute("SELECT id FROM auth_user ORDER BY id")
-ids = [row[0] for row in cursor.fetchall()]
+ids = [row[0] for row in cursor.fetchall()][index::workers]  # each worker its own users
 conn.commit()
 tables = ["auth_user", "accounts_user"]  # the new code knows both names
 table = tables[0]
@@ -189,6 +191,7 @@ def one_run(db: Database, project: Path, root: Path, options: argparse.Namespace
     for n in range(2):
         report = work / f"worker-{n}.json"
         args = [vendor, name, str(stop), str(report), str(options.requests), str(options.pause)]
+        args += [str(n), "2"]
         proc = subprocess.Popen([sys.executable, str(script), *args])
         workers.append((proc, report))
     try:
