@@ -227,9 +227,12 @@ class Project:
         on the project's files and the backend, so when this process has already migrated a
         project with the same files on this backend, a copy of that database is taken instead
         (a second migrate of the same files costs a Django start-up and the whole migration run;
-        see MigratedTemplates)."""
-        if not TEMPLATES.restore(self):
-            self.ok("migrate", "--no-input", "-v", "0")
+        see MigratedTemplates). Only a migrate from an empty database is kept as a template."""
+        empty = self.db.is_empty()
+        if empty and TEMPLATES.restore(self):
+            return
+        self.ok("migrate", "--no-input", "-v", "0")
+        if empty:
             TEMPLATES.save(self)
 
     def shell(self, code: str) -> str:
@@ -315,7 +318,7 @@ class MigratedTemplates:
         db = project.db
         with self._lock:
             template = self._made.get(self.key(project))
-            if template is None or not db.is_empty():
+            if template is None:
                 return False
             if db.vendor == "sqlite":
                 shutil.copyfile(template, db.name)
@@ -330,7 +333,7 @@ class MigratedTemplates:
         return True
 
     def save(self, project: Project) -> None:
-        """Keep PROJECT's just-migrated database as the template for its files."""
+        """Keep PROJECT's database, just migrated from empty, as the template for its files."""
         db = project.db
         with self._lock:
             key = self.key(project)
