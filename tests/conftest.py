@@ -11,6 +11,8 @@ AUTHTOOLS_REQUIRE_DATABASES=1 (set by .ci/run): then it is a failure.
 
 from __future__ import annotations
 
+import atexit
+import hashlib
 import json
 import os
 import re
@@ -18,7 +20,9 @@ import shutil
 import sqlite3
 import subprocess
 import sys
+import tempfile
 import textwrap
+import threading
 import uuid
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
@@ -35,6 +39,14 @@ PG = {"host": "127.0.0.1", "port": 5432, "user": "postgres"}
 MY = {"host": "127.0.0.1", "port": 3306, "user": "root", "password": ""}
 
 
+# For the tests' own instruments (seed data, snapshots of rows and schema, login): a child
+# started with this environment is not measured by coverage (COVERAGE_PROCESS_START empty).
+# Their scripts import no authtools module; what the app runs at Django's start-up (its import,
+# ready()) is measured in every other manage.py run (checked: 34 arcs, all also covered by a
+# plain ``manage.py check``). Measuring them cost about 0.25 s of CPU each.
+UNMEASURED = {"COVERAGE_PROCESS_START": ""}
+
+
 @dataclass
 class Result:
     out: str
@@ -49,25 +61,44 @@ class Result:
 
 
 class Database:
-    """A throw-away database on one backend, and a direct connection to read it."""
+    """A throw-away database on one backend, and a direct connection to read it.
+
+    The project fixtures create a server database when it is first used (a child process's
+    environment, a connection), so that ``Project.migrate()`` can create it from a migrated
+    template instead of dropping an empty one (each DROP DATABASE costs PostgreSQL a
+    checkpoint)."""
 
     def __init__(self, vendor: str, workdir: Path) -> None:
         self.vendor = vendor
         self.name = f"authtools_test_{uuid.uuid4().hex[:10]}"
+        self.created = vendor == "sqlite"  # SQLite creates the file when it is first opened
+        self.create_on_use = False
         if vendor == "sqlite":
             self.name = str(workdir / "db.sqlite3")
 
     def create(self) -> None:
-        if self.vendor == "postgresql":
-            self._server_execute(f'CREATE DATABASE "{self.name}"')
-        elif self.vendor == "mysql":
-            self._server_execute(f"CREATE DATABASE `{self.name}` CHARACTER SET utf8mb4")
+        self.create_named(self.name)
+        self.created = True
+
+    def ensure_created(self) -> None:
+        if self.create_on_use and not self.created:
+            self.create()
 
     def drop(self) -> None:
+        self.drop_named(self.name)
+        self.created = self.vendor == "sqlite"
+
+    def create_named(self, name: str) -> None:
         if self.vendor == "postgresql":
-            self._server_execute(f'DROP DATABASE IF EXISTS "{self.name}" WITH (FORCE)')
+            self._server_execute(f'CREATE DATABASE "{name}"')
         elif self.vendor == "mysql":
-            self._server_execute(f"DROP DATABASE IF EXISTS `{self.name}`")
+            self._server_execute(f"CREATE DATABASE `{name}` CHARACTER SET utf8mb4")
+
+    def drop_named(self, name: str) -> None:
+        if self.vendor == "postgresql":
+            self._server_execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        elif self.vendor == "mysql":
+            self._server_execute(f"DROP DATABASE IF EXISTS `{name}`")
 
     def _server_execute(self, sql: str) -> None:
         if self.vendor == "postgresql":
@@ -85,6 +116,7 @@ class Database:
                 conn.close()
 
     def connect(self) -> Any:
+        self.ensure_created()
         if self.vendor == "postgresql":
             import psycopg
 
@@ -109,6 +141,12 @@ class Database:
             return [tuple(row) for row in rows]
         finally:
             conn.close()
+
+    def is_empty(self) -> bool:
+        """No tables (a database not created yet is empty too)."""
+        if not self.created or (self.vendor == "sqlite" and not Path(self.name).exists()):
+            return True
+        return not self.tables()
 
     def tables(self) -> set[str]:
         if self.vendor == "sqlite":
@@ -145,6 +183,7 @@ class Project:
 
     # --- running -----------------------------------------------------------------------------
     def env(self, **extra: str) -> dict[str, str]:
+        self.db.ensure_created()
         env = {k: v for k, v in os.environ.items() if not k.startswith(("DJANGO_", "TESTPROJECT_"))}
         env.update(
             TESTPROJECT_DB=self.db.vendor,
@@ -184,7 +223,17 @@ class Project:
         return result
 
     def migrate(self) -> None:
+        """``manage.py migrate --no-input -v 0`` on the empty database. Its result depends only
+        on the project's files and the backend, so when this process has already migrated a
+        project with the same files on this backend, a copy of that database is taken instead
+        (a second migrate of the same files costs a Django start-up and the whole migration run;
+        see MigratedTemplates). Only a migrate from an empty database is kept as a template."""
+        empty = self.db.is_empty()
+        if empty and TEMPLATES.restore(self):
+            return
         self.ok("migrate", "--no-input", "-v", "0")
+        if empty:
+            TEMPLATES.save(self)
 
     def shell(self, code: str) -> str:
         """Run Python CODE (dedented) in ``manage.py shell -v 0``; fail the test unless it exits
@@ -240,10 +289,118 @@ class Project:
         raise AssertionError(f"{needle!r} not in {rel}")
 
 
+class MigratedTemplates:
+    """Databases migrated once, copied for every later ``Project.migrate()`` of the same project
+    files on the same backend: SQLite copies the file, PostgreSQL creates the database from a
+    template, MariaDB/MySQL creates each table from SHOW CREATE TABLE and copies its rows (there
+    are no database templates). A copy is only taken into an empty database (no tables), so it
+    is the state migrate would have produced, apart from the times in django_migrations.applied.
+    One set per process (each xdist worker has its own); dropped when the process exits."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._made: dict[tuple[str, str], str] = {}  # (vendor, files digest) -> template
+        self._folder: Path | None = None
+        atexit.register(self.drop_all)
+
+    @staticmethod
+    def key(project: Project) -> tuple[str, str]:
+        digest = hashlib.sha256()
+        for path in sorted(project.path.rglob("*")):
+            rel = path.relative_to(project.path)
+            skipped = rel.parts[0] == ".authtools-backups" or "__pycache__" in rel.parts
+            if path.is_file() and not skipped and not rel.name.startswith("db.sqlite3"):
+                digest.update(f"{rel}\0{path.stat().st_size}\0".encode() + path.read_bytes())
+        return project.db.vendor, digest.hexdigest()
+
+    def restore(self, project: Project) -> bool:
+        """Copy the template for PROJECT into its empty database; False if there is none yet."""
+        db = project.db
+        with self._lock:
+            template = self._made.get(self.key(project))
+            if template is None:
+                return False
+            if db.vendor == "sqlite":
+                shutil.copyfile(template, db.name)
+            elif db.vendor == "postgresql":
+                if db.created:
+                    db.drop()
+                db._server_execute(f'CREATE DATABASE "{db.name}" TEMPLATE "{template}"')
+                db.created = True
+            else:
+                db.ensure_created()
+                _copy_mysql_tables(template, db.name)
+        return True
+
+    def save(self, project: Project) -> None:
+        """Keep PROJECT's database, just migrated from empty, as the template for its files."""
+        db = project.db
+        with self._lock:
+            key = self.key(project)
+            if key in self._made:
+                return
+            if db.vendor == "sqlite":
+                if self._folder is None:
+                    self._folder = Path(tempfile.mkdtemp(prefix="authtools-templates-"))
+                template = str(self._folder / f"{len(self._made)}.sqlite3")
+                shutil.copyfile(db.name, template)
+            else:
+                template = f"authtools_test_tmpl_{uuid.uuid4().hex[:10]}"
+                if db.vendor == "postgresql":
+                    try:  # waits up to 5 s for the migrate child's session to end
+                        db._server_execute(f'CREATE DATABASE "{template}" TEMPLATE "{db.name}"')
+                    except Exception as exc:  # still in use: no template, the next one migrates
+                        if "is being accessed by other users" not in str(exc):
+                            raise
+                        return
+                else:
+                    Database(db.vendor, Path()).create_named(template)
+                    _copy_mysql_tables(db.name, template)
+            self._made[key] = template
+
+    def drop_all(self) -> None:
+        for (vendor, _), template in self._made.items():
+            if vendor != "sqlite":
+                Database(vendor, Path()).drop_named(template)
+        self._made.clear()
+        if self._folder is not None:
+            shutil.rmtree(self._folder, ignore_errors=True)
+
+
+def _copy_mysql_tables(source: str, target: str) -> None:
+    """Create every table of database SOURCE in the empty database TARGET (SHOW CREATE TABLE:
+    columns, keys, constraint names, AUTO_INCREMENT) and copy its rows."""
+    import MySQLdb
+
+    conn = MySQLdb.connect(database=target, **MY)
+    try:
+        cursor = conn.cursor()
+        cursor.execute("SET FOREIGN_KEY_CHECKS = 0")
+        cursor.execute(f"SHOW FULL TABLES FROM `{source}` WHERE Table_type = 'BASE TABLE'")
+        for table, _ in cursor.fetchall():
+            cursor.execute(f"SHOW CREATE TABLE `{source}`.`{table}`")
+            cursor.execute(cursor.fetchone()[1])
+            cursor.execute(f"INSERT INTO `{table}` SELECT * FROM `{source}`.`{table}`")
+        conn.commit()
+    finally:
+        conn.close()
+
+
+TEMPLATES = MigratedTemplates()
+
+
 def copy_testproject(dest: Path) -> Path:
     ignore = shutil.ignore_patterns("__pycache__", "*.pyc", "db.sqlite3", ".authtools-backups")
     shutil.copytree(TESTPROJECT, dest, ignore=ignore)
     return dest
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _migrated_templates() -> Iterator[None]:
+    """Drop this process's migrated templates at the end of the session (pytest-xdist workers
+    do not always run atexit handlers)."""
+    yield
+    TEMPLATES.drop_all()
 
 
 @pytest.fixture(params=BACKENDS)
@@ -261,11 +418,12 @@ def backend(request: pytest.FixtureRequest) -> str:
 
 def _make_project(tmp_path: Path, vendor: str) -> Iterator[Project]:
     db = Database(vendor, tmp_path)
-    db.create()
+    db.create_on_use = True
     try:
         yield Project(copy_testproject(tmp_path / "project"), db)
     finally:
-        db.drop()
+        if db.created:
+            db.drop()
 
 
 @pytest.fixture
@@ -278,3 +436,30 @@ def project(tmp_path: Path) -> Iterator[Project]:
 def db_project(tmp_path: Path, backend: str) -> Iterator[Project]:
     """A copy of the test project on each backend in turn, with an empty database."""
     yield from _make_project(tmp_path, backend)
+
+
+# The longest tests, longest first (a test matches by node id prefix): the kill tests (a swap
+# killed after each step; on MariaDB each kill is followed by --resume and --rollback), then the
+# docs scenarios and the swap and reset scenarios of 15-20 s of CPU each (Django 6.1, measured
+# with getrusage around each test). They start first, so that pytest-xdist's load scheduling,
+# which hands tests out in collection order, alternates them between the workers instead of
+# leaving one running alone at the end.
+SLOWEST_FIRST: tuple[str, ...] = (
+    "tests/test_swap_user_model_kill.py::test_killed_after_each_step[mysql]",
+    "tests/test_swap_user_model_kill.py::test_killed_after_each_step[postgresql]",
+    "tests/test_swap_user_model_kill.py::test_killed_after_each_step[sqlite]",
+    "tests/test_docs.py::test_committed_blocks_are_what_the_commands_print",
+    "tests/test_swap_user_model_custom.py::",
+    "tests/test_swap_user_model_phases.py::",
+    "tests/test_reset_user_migrations.py::test_old_migrations_squashed_and_depended_on",
+)
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    def rank(item: pytest.Item) -> int:
+        return next(
+            (i for i, prefix in enumerate(SLOWEST_FIRST) if item.nodeid.startswith(prefix)),
+            len(SLOWEST_FIRST),
+        )
+
+    items.sort(key=rank)  # stable: the others keep their order

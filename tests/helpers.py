@@ -122,7 +122,7 @@ def migrate_as_auth_user(project: Project, then: str = "") -> None:
         + "INSTALLED_APPS = [app for app in INSTALLED_APPS if app != 'accounts']\n"
         + "AUTH_USER_MODEL = 'auth.User'\n",
     )
-    project.ok("migrate", "--no-input", "-v", "0")
+    project.migrate()
     if then:
         project.shell(then)
     project.write("testproject/settings.py", settings)

@@ -7,7 +7,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from .conftest import TESTPROJECT, Database, Project
+from .conftest import TESTPROJECT, UNMEASURED, Database, Project
 
 SEED = """
 from decimal import Decimal
@@ -114,7 +114,7 @@ def before_state(project: Project) -> None:
     project.write("accounts/admin.py", "")
     project.remove("accounts/migrations/0001_initial.py")
     project.migrate()
-    project.ok("shell", "-v", "0", "-c", SEED)
+    instrument(project, SEED)
 
 
 def write_new_model(project: Project) -> None:
@@ -142,13 +142,19 @@ def relabelled(data: dict[str, Any], old: str = "auth", new: str = "accounts") -
     return data
 
 
+def instrument(project: Project, code: str, **env: str) -> str:
+    """Run one of the tests' own scripts (SEED, SNAPSHOT, SCHEMA, login) in ``manage.py shell``,
+    not measured by coverage (see conftest.UNMEASURED); return its output."""
+    return project.ok("shell", "-v", "0", "-c", code, **UNMEASURED, **env).out
+
+
 def snapshot(project: Project) -> dict[str, Any]:
-    data: dict[str, Any] = json.loads(project.ok("shell", "-v", "0", "-c", SNAPSHOT).out)
+    data: dict[str, Any] = json.loads(instrument(project, SNAPSHOT))
     return data
 
 
 def schema(project: Project, **env: str) -> dict[str, Any]:
-    data: dict[str, Any] = json.loads(project.ok("shell", "-v", "0", "-c", SCHEMA, **env).out)
+    data: dict[str, Any] = json.loads(instrument(project, SCHEMA, **env))
     return data
 
 
@@ -178,14 +184,11 @@ def sqlite_index_names(data: dict[str, Any]) -> dict[str, Any]:
 
 def login(project: Project, username: str, password: str) -> str:
     """The pk authenticate() returns for USERNAME/PASSWORD, as printed ('None' if refused)."""
-    return project.ok(
-        "shell",
-        "-v",
-        "0",
-        "-c",
+    return instrument(
+        project,
         "from django.contrib.auth import authenticate; "
         f"print(getattr(authenticate(username={username!r}, password={password!r}), 'pk', None))",
-    ).out.strip()
+    ).strip()
 
 
 def assert_clean(project: Project) -> None:

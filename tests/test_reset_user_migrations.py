@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import Project
+from tests.conftest import UNMEASURED, Project
 
 APPS = ("accounts", "shop", "profiles")
 
@@ -152,7 +152,7 @@ def test_old_migrations_squashed_and_depended_on(db_project: Project) -> None:
     )
     p.migrate()
     assert_end_state(p)
-    p.ok("shell", "-c", SEED)
+    p.ok("shell", "-c", SEED, **UNMEASURED)
     before_data, before_rows, before_files = data(p), rows(p), files(p)
     account_rows = [r for r in before_rows if r[1] == "accounts"]
     assert [r[2] for r in account_rows] == [
@@ -268,7 +268,7 @@ def test_switched_from_auth_user(db_project: Project) -> None:
     p.remove("accounts/migrations/0001_initial.py")
     p.set_setting("AUTH_USER_MODEL", "'auth.User'")
     p.migrate()
-    p.ok("shell", "-c", SEED)
+    p.ok("shell", "-c", SEED, **UNMEASURED)
     p.write("accounts/models.py", models)
     p.write("accounts/admin.py", admin)
     p.write("accounts/migrations/0001_initial.py", initial)
@@ -303,7 +303,7 @@ def test_deleted_migrations_are_recorded_not_reapplied(db_project: Project) -> N
     never run again; then shop's migration, blocked until now, is applied."""
     p = db_project
     p.migrate()
-    p.ok("shell", "-c", SEED)
+    p.ok("shell", "-c", SEED, **UNMEASURED)
     p.remove("accounts/migrations/0001_initial.py")
     p.write(
         "shop/migrations/0002_order_note.py",
@@ -361,7 +361,7 @@ def test_failed_verification_says_what_and_how_to_restore(project: Project) -> N
     user: the plan says so, verification fails on migrate --check and names the way back."""
     p = project
     p.migrate()
-    p.ok("shell", "-c", SEED)
+    p.ok("shell", "-c", SEED, **UNMEASURED)
     p.remove("accounts/migrations/0001_initial.py")
     p.write(
         "shop/migrations/0002_remove_order_created.py",
@@ -493,7 +493,7 @@ def test_reset_db(db_project: Project) -> None:
     """--reset-db (DEBUG is True in the test project): save the rows, drop, recreate, migrate."""
     p = db_project
     p.migrate()
-    p.ok("shell", "-c", SEED)
+    p.ok("shell", "-c", SEED, **UNMEASURED)
     p.remove("accounts/migrations/0001_initial.py")
     run = p.ok("reset_user_migrations", "--reset-db", "--noinput")
     assert plan_lines(run.out) == [

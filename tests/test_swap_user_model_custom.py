@@ -11,6 +11,7 @@ from .swaphelpers import (
     add_app,
     assert_clean,
     assert_same_schema_as_fresh_migrate,
+    instrument,
     login,
     relabelled,
     remove_app,
@@ -47,7 +48,7 @@ def started_on_users_app(project: Project) -> None:
     project.remove("accounts/migrations/0001_initial.py")
     project.ok("makemigrations", "users", "-v", "0")
     project.migrate()
-    project.ok("shell", "-v", "0", "-c", SEED)
+    instrument(project, SEED)
 
 
 def test_swap_between_custom_models_and_back_to_auth_user(
