@@ -61,7 +61,9 @@ def interrupted(root: Path, database: str) -> Interruption | None:
         try:
             current = inspect(saved["app_label"], database)
             if already_restored(current, [Row(**r) for r in saved["rows"]], files):
-                return None  # killed before its first change: the project is as it was saved
+                # Killed before its first change: as if it never ran, so the run before it
+                # (a reset whose --restore this was) may still be the interrupted one.
+                continue
         except ResetError:
             return None  # the app is gone: nothing this backup could continue
         except DatabaseError:
