@@ -158,6 +158,9 @@ def already_restored(current: Any, rows: list[Row], files: list[tuple[Path, Path
     restored = {original for _, original in files}
     if not app_files <= restored:
         return False
+    folders = {path.parent for path in app_files | restored}
+    if any(stale_temporaries(folder) for folder in folders):
+        return False  # a killed write left its temporary file: the restore removes it
     return all(o.is_file() and o.read_bytes() == c.read_bytes() for c, o in files)
 
 
@@ -188,12 +191,17 @@ def restore_files(folder: Path, files: list[tuple[Path, Path]], rt: Runtime) -> 
         remove_stale_temporaries(parent)
 
 
-def remove_stale_temporaries(folder: Path) -> None:
+def stale_temporaries(folder: Path) -> list[Path]:
     """The temporary files a killed run's atomic writes of migration files left in FOLDER
-    (".NAME.py.XXXX.tmp"): the restored folder holds what the backup saved, nothing else."""
-    for path in folder.glob(".*.py.*.tmp"):
-        if path.is_file() and not path.is_symlink():
-            path.unlink()
+    (".NAME.py.XXXX.tmp")."""
+    return [path for path in folder.glob(".*.py.*.tmp") if path.is_file() and not path.is_symlink()]
+
+
+def remove_stale_temporaries(folder: Path) -> None:
+    """stale_temporaries() removed: the restored folder holds what the backup saved, nothing
+    else."""
+    for path in stale_temporaries(folder):
+        path.unlink()
 
 
 def restore_rows(database: str, label: str, rows: list[Row]) -> None:
