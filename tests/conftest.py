@@ -292,10 +292,12 @@ class Project:
 class MigratedTemplates:
     """Databases migrated once, copied for every later ``Project.migrate()`` of the same project
     files on the same backend: SQLite copies the file, PostgreSQL creates the database from a
-    template, MariaDB/MySQL creates each table from SHOW CREATE TABLE and copies its rows (there
-    are no database templates). A copy is only taken into an empty database (no tables), so it
-    is the state migrate would have produced, apart from the times in django_migrations.applied.
-    One set per process (each xdist worker has its own); dropped when the process exits."""
+    template. MariaDB/MySQL has no database templates and migrates every time: a copy made from
+    SHOW CREATE TABLE is not what migrate builds (a foreign key's implicit index becomes an
+    explicit KEY, which a later ALTER of the key column keeps; the widened-keys swap test saw the
+    difference). A copy is only taken into an empty database (no tables), so it is the state
+    migrate would have produced, apart from the times in django_migrations.applied. One set per
+    process (each xdist worker has its own); dropped when the process exits."""
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
@@ -316,25 +318,26 @@ class MigratedTemplates:
     def restore(self, project: Project) -> bool:
         """Copy the template for PROJECT into its empty database; False if there is none yet."""
         db = project.db
+        if db.vendor not in COPIED:
+            return False
         with self._lock:
             template = self._made.get(self.key(project))
             if template is None:
                 return False
             if db.vendor == "sqlite":
                 shutil.copyfile(template, db.name)
-            elif db.vendor == "postgresql":
+            else:
                 if db.created:
                     db.drop()
                 db._server_execute(f'CREATE DATABASE "{db.name}" TEMPLATE "{template}"')
                 db.created = True
-            else:
-                db.ensure_created()
-                _copy_mysql_tables(template, db.name)
         return True
 
     def save(self, project: Project) -> None:
         """Keep PROJECT's database, just migrated from empty, as the template for its files."""
         db = project.db
+        if db.vendor not in COPIED:
+            return
         with self._lock:
             key = self.key(project)
             if key in self._made:
@@ -346,16 +349,12 @@ class MigratedTemplates:
                 shutil.copyfile(db.name, template)
             else:
                 template = f"authtools_test_tmpl_{uuid.uuid4().hex[:10]}"
-                if db.vendor == "postgresql":
-                    try:  # waits up to 5 s for the migrate child's session to end
-                        db._server_execute(f'CREATE DATABASE "{template}" TEMPLATE "{db.name}"')
-                    except Exception as exc:  # still in use: no template, the next one migrates
-                        if "is being accessed by other users" not in str(exc):
-                            raise
-                        return
-                else:
-                    Database(db.vendor, Path()).create_named(template)
-                    _copy_mysql_tables(db.name, template)
+                try:  # waits up to 5 s for the migrate child's session to end
+                    db._server_execute(f'CREATE DATABASE "{template}" TEMPLATE "{db.name}"')
+                except Exception as exc:  # still in use: no template, the next one migrates
+                    if "is being accessed by other users" not in str(exc):
+                        raise
+                    return
             self._made[key] = template
 
     def drop_all(self) -> None:
@@ -367,25 +366,7 @@ class MigratedTemplates:
             shutil.rmtree(self._folder, ignore_errors=True)
 
 
-def _copy_mysql_tables(source: str, target: str) -> None:
-    """Create every table of database SOURCE in the empty database TARGET (SHOW CREATE TABLE:
-    columns, keys, constraint names, AUTO_INCREMENT) and copy its rows."""
-    import MySQLdb
-
-    conn = MySQLdb.connect(database=target, **MY)
-    try:
-        cursor = conn.cursor()
-        cursor.execute("SET FOREIGN_KEY_CHECKS = 0")
-        cursor.execute(f"SHOW FULL TABLES FROM `{source}` WHERE Table_type = 'BASE TABLE'")
-        for table, _ in cursor.fetchall():
-            cursor.execute(f"SHOW CREATE TABLE `{source}`.`{table}`")
-            cursor.execute(cursor.fetchone()[1])
-            cursor.execute(f"INSERT INTO `{table}` SELECT * FROM `{source}`.`{table}`")
-        conn.commit()
-    finally:
-        conn.close()
-
-
+COPIED = ("sqlite", "postgresql")  # the backends whose copies are exact
 TEMPLATES = MigratedTemplates()
 
 
