@@ -16,7 +16,12 @@ from tests.docs_transcript import (
     plan_excerpt,
     tail_after_plan,
 )
-from tests.helpers import migrate_as_auth_user, settings_package, switch_to_accounts_user
+from tests.helpers import (
+    migrate_as_auth_user,
+    settings_package,
+    shop_note_migration,
+    switch_to_accounts_user,
+)
 from tests.swaphelpers import SEED as SWAP_SEED
 from tests.swaphelpers import before_state, remove_app, write_new_model
 from tests.test_diagnose_references import MIGRATION as REFERENCES_MIGRATION
@@ -128,19 +133,7 @@ def reset_deleted_migration(t: Transcript) -> None:
     t.manage("reset_user_migrations", "--noinput")
 
 
-SHOP_0002 = """from django.db import migrations, models
-
-
-class Migration(migrations.Migration):
-    dependencies = [
-        ("shop", "0001_initial"),
-        ("accounts", "0001_initial"),
-    ]
-
-    operations = [
-        migrations.AddField("order", "note", models.CharField(max_length=20, blank=True)),
-    ]
-"""
+SHOP_0002 = shop_note_migration("0001_initial")
 
 
 def _dependent_deleted(project: Project) -> None:

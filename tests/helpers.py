@@ -207,3 +207,30 @@ def run_fix(project: Project, command: str) -> Result:
     result = project.run(*words[1:], "--noinput")  # Project.run starts sys.executable
     assert result.code == 0, f"{command}\n{result}"
     return result
+
+
+NICKNAME_MODEL = """from django.contrib.auth.models import AbstractUser
+from django.db import models
+
+
+class User(AbstractUser):
+    nickname = models.CharField(max_length=50, blank=True)
+"""
+
+
+def shop_note_migration(accounts_migration: str) -> str:
+    """shop/migrations/0002_order_note.py: a field of shop's that depends on ACCOUNTS_MIGRATION
+    (the migration of accounts the reset tests delete, squash or regenerate)."""
+    return f"""from django.db import migrations, models
+
+
+class Migration(migrations.Migration):
+    dependencies = [
+        ("shop", "0001_initial"),
+        ("accounts", "{accounts_migration}"),
+    ]
+
+    operations = [
+        migrations.AddField("order", "note", models.CharField(max_length=20, blank=True)),
+    ]
+"""

@@ -31,6 +31,7 @@ import pytest
 
 from .backuphelpers import dump, tree
 from .conftest import Project, Result
+from .helpers import NICKNAME_MODEL, shop_note_migration
 
 pytestmark = pytest.mark.skipif(
     not sys.platform.startswith("linux"), reason="reads /proc; the parent-death signal is Linux's"
@@ -175,27 +176,8 @@ sys.path.insert(0, os.getcwd())
 runpy.run_path("manage.py", run_name="__main__")
 '''
 
-NICKNAME_MODEL = """from django.contrib.auth.models import AbstractUser
-from django.db import models
 
-
-class User(AbstractUser):
-    nickname = models.CharField(max_length=50, blank=True)
-"""
-
-SHOP_0002 = """from django.db import migrations, models
-
-
-class Migration(migrations.Migration):
-    dependencies = [
-        ("shop", "0001_initial"),
-        ("accounts", "0002_user_nickname"),
-    ]
-
-    operations = [
-        migrations.AddField("order", "note", models.CharField(max_length=20, blank=True)),
-    ]
-"""
+SHOP_0002 = shop_note_migration("0002_user_nickname")
 
 SEED = """
 from django.contrib.admin.models import ADDITION, LogEntry

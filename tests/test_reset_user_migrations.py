@@ -15,6 +15,7 @@ from typing import Any
 import pytest
 
 from tests.conftest import UNMEASURED, Project
+from tests.helpers import NICKNAME_MODEL, shop_note_migration
 
 APPS = ("accounts", "shop", "profiles")
 
@@ -36,27 +37,8 @@ for name in ("alice", "bob"):
     )
 """
 
-NICKNAME_MODEL = """from django.contrib.auth.models import AbstractUser
-from django.db import models
 
-
-class User(AbstractUser):
-    nickname = models.CharField(max_length=50, blank=True)
-"""
-
-SHOP_0002 = """from django.db import migrations, models
-
-
-class Migration(migrations.Migration):
-    dependencies = [
-        ("shop", "0001_initial"),
-        ("accounts", "0001_squashed_0002_user_nickname"),
-    ]
-
-    operations = [
-        migrations.AddField("order", "note", models.CharField(max_length=20, blank=True)),
-    ]
-"""
+SHOP_0002 = shop_note_migration("0001_squashed_0002_user_nickname")
 
 PROFILES_0002 = """from django.db import migrations, models
 
