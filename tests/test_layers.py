@@ -42,7 +42,8 @@ ORDER: dict[str, list[str]] = {
     ],
     "authtools.db": [
         "connection",  # which server, which driver
-        "snapshot",  # the catalog read once
+        "introspect",  # the catalog in one read per backend: the Snapshot and its readers
+        "snapshot",  # one snapshot per run: pinned, followed through renames
         "catalog",  # foreign and primary keys from the snapshot
         "names",  # Django's generated names, read back (the table they were made under)
         "schema",  # DDL, one function per backend difference
