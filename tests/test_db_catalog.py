@@ -171,3 +171,62 @@ def test_sqlite_affinity() -> None:
         "REAL",
         "NUMERIC",
     ]
+
+
+NEXT_KEY = """
+import json
+from django.contrib.auth import get_user_model
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from authtools.db.schema import next_key_follows
+
+User = get_user_model()
+table = User._meta.db_table
+out = []
+
+def check(label):
+    with CaptureQueriesContext(connection) as queries:
+        follows = next_key_follows(connection, table, "id")
+    out.append([label, follows, len(queries.captured_queries)])
+
+def setval(value):
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT setval(pg_get_serial_sequence(%s, 'id'), %s, false)", [table, value])
+
+check("empty")
+User.objects.create(username="a")
+User.objects.create(username="b")
+check("generated")
+User.objects.create(id=100, username="c")
+check("explicit id 100")
+if connection.vendor == "postgresql":
+    setval(101)
+    check("next 101, not called")
+    setval(100)
+    check("next 100, not called")
+print(json.dumps(out))
+"""
+
+
+def test_next_key_follows(db_project: Project) -> None:
+    """Whether the next generated key is above the highest one: PostgreSQL answers in one
+    statement once the sequence has handed a key out, and reads the sequence itself when
+    setval(..., false) left its last value unset; MySQL and SQLite move their counter with
+    an explicit key."""
+    db_project.migrate()
+    vendor = db_project.db.vendor
+    result = json.loads(db_project.shell(NEXT_KEY))
+    if vendor == "postgresql":
+        assert result == [
+            ["empty", True, 2],
+            ["generated", True, 1],
+            ["explicit id 100", False, 1],
+            ["next 101, not called", True, 2],
+            ["next 100, not called", False, 2],
+        ]
+    else:
+        assert result == [
+            ["empty", True, 2],
+            ["generated", True, 2],
+            ["explicit id 100", True, 2],
+        ]

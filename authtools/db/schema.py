@@ -406,16 +406,25 @@ def next_key_follows(connection: Any, table: str, column: str) -> bool:
     """Whether the next generated key of TABLE.COLUMN will be above the highest one there."""
     q = quoter(connection)
     with connection.cursor() as cursor:
-        cursor.execute(f"SELECT MAX({q(column)}) FROM {q(table)}")
-        highest = cursor.fetchone()[0] or 0
         if connection.vendor == "postgresql":
-            cursor.execute("SELECT pg_get_serial_sequence(%s, %s)", [q(table), column])
-            sequence = cursor.fetchone()[0]
+            # One round trip: the highest key, the sequence, and its last value (NULL until
+            # the sequence has handed one out or was set with is_called false: read it then).
+            cursor.execute(
+                f"SELECT (SELECT MAX({q(column)}) FROM {q(table)}), s.seq, "
+                "pg_sequence_last_value(s.seq::regclass) "
+                "FROM (SELECT pg_get_serial_sequence(%s, %s) AS seq) s",
+                [q(table), column],
+            )
+            highest, sequence, last = cursor.fetchone()
             if sequence is None:
                 return False
-            cursor.execute(f"SELECT last_value, is_called FROM {sequence}")
-            last, called = cursor.fetchone()
-            return bool((last if called else last - 1) >= highest)
+            if last is None:
+                cursor.execute(f"SELECT last_value, is_called FROM {sequence}")
+                last, called = cursor.fetchone()
+                last = last if called else last - 1
+            return bool(last >= (highest or 0))
+        cursor.execute(f"SELECT MAX({q(column)}) FROM {q(table)}")
+        highest = cursor.fetchone()[0] or 0
         if connection.vendor == "mysql":
             cursor.execute(
                 "SELECT AUTO_INCREMENT FROM information_schema.TABLES "
