@@ -14,8 +14,6 @@ def verify(spec: SwapSpec) -> list[str]:
     """What is wrong with the end state (empty when the swap is complete)."""
     from django.contrib.contenttypes.models import ContentType
     from django.db import connections
-    from django.db.migrations.exceptions import InconsistentMigrationHistory
-    from django.db.migrations.loader import MigrationLoader
 
     connection = connections[spec.database]
     failures = []
@@ -66,15 +64,56 @@ def verify(spec: SwapSpec) -> list[str]:
                 .exists()
             ):
                 failures.append(f"content type {s.data['new']!r} is missing")
-    loader = MigrationLoader(connection)
+    failures += _history_failures(connection, spec)
+    return failures
+
+
+def _history_failures(connection: Any, spec: SwapSpec) -> list[str]:
+    """The migration history read once: consistent (Django's check_consistent_history, which
+    would read it a second time, given the rows) and holding the swap's migrations."""
+    from django.db.migrations.exceptions import InconsistentMigrationHistory
+    from django.db.migrations.loader import MigrationLoader
+    from django.db.migrations.recorder import MigrationRecorder
+
+    recorded = MigrationRecorder(connection).applied_migrations()
+    loader = MigrationLoader(None)  # the files only: the rows are the ones just read
+    failures = []
     try:
-        loader.check_consistent_history(connection)
+        _check_consistent(loader, recorded, connection.alias)
     except InconsistentMigrationHistory as exc:
         failures.append(f"migration history is still inconsistent: {exc}")
-    unapplied = [f"{a}.{n}" for a, n in spec.migrations if (a, n) not in loader.applied_migrations]
+
+    def applied(key: tuple[str, str]) -> bool:
+        # As the loader counts a squashed migration: applied when all it replaces are.
+        replacing = loader.replacements.get(key)
+        return key in recorded or (
+            replacing is not None and all(k in recorded for k in replacing.replaces)
+        )
+
+    unapplied = [f"{a}.{n}" for a, n in spec.migrations if not applied((a, n))]
     if unapplied:
         failures.append(f"migrations not recorded: {', '.join(unapplied)}")
     return failures
+
+
+def _check_consistent(loader: Any, recorded: Any, alias: str) -> None:
+    """Django's MigrationLoader.check_consistent_history, on rows already read (it reads them
+    itself): an applied migration whose dependency is not applied (nor all it replaces)."""
+    from django.db.migrations.exceptions import InconsistentMigrationHistory
+
+    for migration in recorded:
+        if migration not in loader.graph.nodes:
+            continue
+        for parent in loader.graph.node_map[migration].parents:
+            if parent in recorded:
+                continue
+            replacing = loader.replacements.get(parent)
+            if replacing is not None and all(m in recorded for m in replacing.replaces):
+                continue
+            raise InconsistentMigrationHistory(
+                f"Migration {migration[0]}.{migration[1]} is applied before its dependency "
+                f"{parent[0]}.{parent[1]} on database {alias!r}."
+            )
 
 
 def _sqlite_broken_rows(
