@@ -125,9 +125,18 @@ def add_steps(
         )
     # Content type: relabel in place (same id) when the new label has no row yet.
     old_ct, new_ct = (f"{m._meta.app_label}.{m._meta.model_name}" for m in (old, new))
-    manager = ContentType.objects.db_manager(spec.database)
-    old_row = manager.filter(app_label=old._meta.app_label, model=old._meta.model_name).first()
-    new_row = manager.filter(app_label=new._meta.app_label, model=new._meta.model_name).first()
+    from django.db.models import Q
+
+    # Both rows in one query.
+    labels = [(m._meta.app_label, m._meta.model_name) for m in (old, new)]
+    rows = {
+        (ct.app_label, ct.model): ct
+        for ct in ContentType.objects.db_manager(spec.database).filter(
+            Q(app_label=labels[0][0], model=labels[0][1])
+            | Q(app_label=labels[1][0], model=labels[1][1])
+        )
+    }
+    old_row, new_row = rows.get(labels[0]), rows.get(labels[1])
     if old_row is not None and old_ct != new_ct:
         ct_sql = []
         details = []
