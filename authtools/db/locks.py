@@ -7,9 +7,10 @@ from __future__ import annotations
 
 import contextlib
 import math
+import random
 import time
 import zlib
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
 
@@ -167,25 +168,110 @@ def lock_tables(database: str, tables: list[str]) -> None:
         return
 
 
+def nowait(connection: Any) -> bool:
+    """Whether LOCK TABLES takes NOWAIT here (MariaDB 10.3+; MySQL waits)."""
+    return bool(getattr(connection, "mysql_is_mariadb", False))
+
+
+def lock_tables_sql(connection: Any, tables: list[str]) -> str:
+    """MySQL/MariaDB: ``LOCK TABLES`` of TABLES (WRITE); on MariaDB with ``NOWAIT``."""
+    from authtools.db.schema import quote
+
+    locks = ", ".join(f"{quote(connection, t)} WRITE" for t in tables)
+    return f"LOCK TABLES {locks}{' NOWAIT' if nowait(connection) else ''}"
+
+
 def locked_sql(
     connection: Any, tables: list[str], statements: list[str], *, known: bool = False
 ) -> list[str]:
     """MySQL/MariaDB: STATEMENTS between ``LOCK TABLES`` (TABLES that exist, WRITE) and
-    ``UNLOCK TABLES``: the locks are taken at once (waiting at most lock_wait_timeout for the
-    application's open transactions), and the application's new ones wait until UNLOCK. (A bare
-    RENAME TABLE of a table that an open transaction's insert references waits for
-    innodb_lock_wait_timeout instead, and under traffic failed every attempt: benchmarks/
-    README.md.) LOCK TABLES commits an open transaction: only for steps run outside one. KNOWN:
-    TABLES all exist (not asked). Elsewhere STATEMENTS as they are."""
-    from authtools.db.schema import quote
-
+    ``UNLOCK TABLES`` (run by ``run_locked``: the application's new transactions wait until
+    UNLOCK; a bare RENAME TABLE of a table that an open transaction's insert references waits
+    for innodb_lock_wait_timeout instead, and under traffic failed every attempt: benchmarks/
+    README.md). LOCK TABLES commits an open transaction: only for steps run outside one.
+    KNOWN: TABLES all exist (not asked). Elsewhere STATEMENTS as they are."""
     if connection.vendor != "mysql":
         return list(statements)
     present = tables if known else _existing(connection, tables)
     if not present:
         return list(statements)
-    locks = ", ".join(f"{quote(connection, t)} WRITE" for t in present)
-    return [f"LOCK TABLES {locks}", *statements, "UNLOCK TABLES"]
+    return [lock_tables_sql(connection, present), *statements, "UNLOCK TABLES"]
+
+
+def run_locked(connection: Any, locks: Sequence[str], statements: list[str]) -> None:
+    """MySQL/MariaDB: run STATEMENTS with the tables of LOCKS (a ``TableLocks``) that exist
+    write-locked, as one unit: ``locked_sql``'s LOCK TABLES, STATEMENTS, UNLOCK TABLES.
+
+    MariaDB takes the locks of one LOCK TABLES sorted by table name, holding those it has while
+    it waits for the next: an application transaction that inserted into a table referencing
+    the user table (holding it) and then touched the user table (held by the swap, waiting for
+    the first) was a deadlock victim. So the swap never waits while it holds a lock: ``LOCK
+    TABLES ... NOWAIT`` takes them all or none, and is sent again every few milliseconds for up
+    to the timeout of LOCKS; then, as on PostgreSQL, it says so, backs off and tries again, up
+    to its attempts (then LockTimeout, nothing changed). A statement of the unit that times out
+    (the rename waits for readers of the table's definition) unlocks and tries the unit again
+    the same way. MySQL (no NOWAIT) waits for the locks instead."""
+    timeout = float(getattr(locks, "timeout", DEFAULT_LOCK_TIMEOUT))
+    attempts = int(getattr(locks, "attempts", DEFAULT_LOCK_ATTEMPTS))
+    log = getattr(locks, "log", None) or (lambda message: None)
+    waits = getattr(locks, "waits", [])
+    present = _existing(connection, list(locks))
+    if not present:
+        with connection.cursor() as cursor:
+            for sql in statements:
+                cursor.execute(sql)
+        return
+    take = lock_tables_sql(connection, present)
+    with connection.cursor() as cursor:
+        for attempt in range(1, attempts + 1):
+            started = time.monotonic()
+            locked = False
+            try:
+                _take(cursor, take, started + timeout, poll=nowait(connection))
+                locked = True
+                waits.append(time.monotonic() - started)
+                for sql in statements:
+                    cursor.execute(sql)
+                cursor.execute("UNLOCK TABLES")
+                return
+            except Exception as exc:
+                with contextlib.suppress(Exception):
+                    cursor.execute("UNLOCK TABLES")
+                if not retryable(exc):
+                    raise
+                waited = time.monotonic() - started
+                if locked:
+                    waits[-1] = waited
+                else:
+                    waits.append(waited)
+                if attempt == attempts:
+                    raise LockTimeout(
+                        f"could not lock {', '.join(present)} within {timeout:g} s in "
+                        f"{attempts} attempts (other transactions hold them: find them in "
+                        "information_schema.innodb_trx, or run again at a quieter time or with "
+                        "a longer --lock-timeout)"
+                    ) from exc
+                delay = backoff(attempt)
+                log(
+                    f"Lock wait: {', '.join(present)} not free after {waited:.1f} s (attempt "
+                    f"{attempt} of {attempts}); retrying in {delay:g} s."
+                )
+                time.sleep(delay)
+
+
+def _take(cursor: Any, statement: str, deadline: float, *, poll: bool) -> None:
+    """Run the LOCK TABLES STATEMENT; with POLL (NOWAIT), again every 1-10 ms (jittered, not
+    in step with the application's requests) while the locks are busy, until DEADLINE."""
+    interval = 0.001
+    while True:
+        try:
+            cursor.execute(statement)
+            return
+        except Exception as exc:
+            if not poll or not retryable(exc) or time.monotonic() >= deadline:
+                raise
+        time.sleep(min(interval * random.uniform(0.5, 1.5), max(0.0, deadline - time.monotonic())))
+        interval = min(interval * 2, 0.01)
 
 
 def _existing(connection: Any, tables: list[str]) -> list[str]:
