@@ -1,7 +1,8 @@
 """Locks: an advisory lock per database, so that two procedures never run at once on it, and
-the table locks a procedure's transaction takes up front (PostgreSQL), in one order, with a
-lock timeout and bounded retries, so that it neither deadlocks with the application's traffic
-nor makes the application wait long behind it."""
+the table locks a procedure takes (PostgreSQL: its transaction's, up front, in one order;
+MariaDB: around each table rename, all or none), with a lock timeout and bounded retries, so
+that it neither deadlocks with the application's traffic nor makes the application wait long
+behind it."""
 
 from __future__ import annotations
 
