@@ -2,7 +2,8 @@
 the table locks a procedure takes (PostgreSQL: its transaction's, up front, in one order;
 MariaDB: around each table rename, all or none), with a lock timeout and bounded retries, so
 that it neither deadlocks with the application's traffic nor makes the application wait long
-behind it."""
+behind it. MariaDB's table renames run under those locks as ALTER TABLE statements, one a
+table (its indexes renamed in the same statement)."""
 
 from __future__ import annotations
 
@@ -13,7 +14,10 @@ import time
 import zlib
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from authtools.db.schema import Rename
 
 DEFAULT_LOCK_TIMEOUT = 5.0  # seconds an application query may wait behind a procedure
 DEFAULT_LOCK_ATTEMPTS = 4
@@ -273,6 +277,96 @@ def _take(cursor: Any, statement: str, deadline: float, *, poll: bool) -> None:
                 raise
         time.sleep(min(interval * random.uniform(0.5, 1.5), max(0.0, deadline - time.monotonic())))
         interval = min(interval * 2, 0.01)
+
+
+def run_retried(connection: Any, statements: list[str], locks: Sequence[str] = ()) -> None:
+    """Run STATEMENTS. MySQL/MariaDB (no transaction around DDL): when a statement times out
+    waiting for its locks (it did nothing then), STATEMENTS are tried again from the first,
+    with backoff, up to the attempts of LOCKS (a ``TableLocks``), saying so."""
+    attempts = int(getattr(locks, "attempts", DEFAULT_LOCK_ATTEMPTS))
+    timeout = float(getattr(locks, "timeout", 5.0))
+    log = getattr(locks, "log", None) or (lambda message: None)
+    with connection.cursor() as cursor:
+        for attempt in range(1, attempts + 1):
+            try:
+                for sql in statements:
+                    cursor.execute(sql)
+                return
+            except Exception as exc:
+                if connection.vendor != "mysql" or not retryable(exc):
+                    raise
+                if attempt == attempts:
+                    raise LockTimeout(
+                        f"the locks of {sql!r} were not free within {timeout:g} s in "
+                        f"{attempts} attempts; run again at a quieter time"
+                    ) from exc
+                delay = backoff(attempt)
+                log(
+                    f"Lock wait: {sql!r} timed out (attempt {attempt} of {attempts}); "
+                    f"retrying in {delay:g} s."
+                )
+                time.sleep(delay)
+
+
+def mysql_alters(
+    connection: Any, renames: list[Rename], *, check: bool
+) -> list[tuple[str, list[Rename]]]:
+    """MySQL/MariaDB: RENAMES as ALTER TABLE statements, one a table: a table rename and the
+    renames of its indexes and columns next to it in RENAMES go in one statement (each DDL
+    statement costs tens of milliseconds whatever it does). CHECK: leave out the renames
+    already done (their source is gone), for a step run again."""
+    from authtools.db import snapshot
+    from authtools.db.schema import exists, quote, rename_sql
+
+    groups: list[tuple[str, str, list[Rename]]] = []  # (table now, table after, renames)
+    for r in renames:
+        last = groups[-1] if groups else None
+        if r.kind == "table":
+            if check and not exists(connection, "table", r.old, ""):
+                continue
+            if last and last[0] == r.old and all(g.kind != "table" for g in last[2]):
+                groups[-1] = (last[0], r.new, [*last[2], r])
+            else:
+                groups.append((r.old, r.new, [r]))
+            continue
+        joins = last is not None and r.table in (last[0], last[1])
+        table = last[0] if last is not None and joins else r.table
+        if check and not exists(connection, r.kind, r.old, table):
+            continue
+        if last is not None and joins:
+            last[2].append(r)
+        else:
+            groups.append((r.table, r.table, [r]))
+    alters = []
+    for table, _, group in groups:
+        if len(group) == 1:
+            alters.append((rename_sql(connection, group[0])[0], group))
+            continue
+        clauses = [
+            f"RENAME TO {quote(connection, r.new)}"
+            if r.kind == "table"
+            else f"RENAME {r.kind.upper()} {quote(connection, r.old)} TO {quote(connection, r.new)}"
+            for r in group
+        ]
+        statement = f"ALTER TABLE {quote(connection, table)} {', '.join(clauses)}"
+        first = group[0]  # (the snapshot follows the others: follow_alter)
+        snapshot.expect(connection, [statement], first.kind, first.table, first.old, first.new)
+        alters.append((statement, group))
+    return alters
+
+
+def follow_alter(connection: Any, group: list[Rename]) -> None:
+    """After an ALTER of ``mysql_alters`` ran: the catalog snapshot (when pinned) follows it. It
+    performed the renames of GROUP in their order: the first was registered with it (applied
+    when it ran), the others are applied here (a table only while its old name is known)."""
+    from authtools.db import snapshot
+
+    if len(group) < 2 or not snapshot.is_pinned(connection):
+        return
+    snap = snapshot.current(connection)
+    for r in group[1:]:
+        if r.kind != "table" or r.old in snap.columns:
+            snap.apply(r.kind, r.table, r.old, r.new)
 
 
 def _existing(connection: Any, tables: list[str]) -> list[str]:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -10,8 +9,11 @@ from typing import Any
 from authtools.db.locks import (
     DEFAULT_LOCK_ATTEMPTS,
     TableLocks,
+    follow_alter,
     locked_sql,
+    mysql_alters,
     run_locked,
+    run_retried,
     session_lock_timeout,
 )
 from authtools.db.schema import Rename, exists, rename_sql, reset_sequence
@@ -19,37 +21,6 @@ from authtools.procedures.migration_files import write_source
 from authtools.procedures.plan import Plan, Runtime, Step, StepKind
 from authtools.procedures.swap.spec import PROCEDURE, SPEC, StepSpec, SwapSpec
 from authtools.procedures.swap.verify import verify
-
-
-def _execute(connection: Any, statements: list[str], locks: Sequence[str] = ()) -> None:
-    """Run STATEMENTS. MySQL/MariaDB (no transaction around DDL): when a statement times out
-    waiting for its locks (it did nothing then), STATEMENTS are tried again from the first,
-    with backoff, up to the attempts of LOCKS (a ``TableLocks``), saying so."""
-    from authtools.db.locks import LockTimeout, backoff, retryable
-
-    attempts = int(getattr(locks, "attempts", DEFAULT_LOCK_ATTEMPTS))
-    timeout = float(getattr(locks, "timeout", 5.0))
-    log = getattr(locks, "log", None) or (lambda message: None)
-    with connection.cursor() as cursor:
-        for attempt in range(1, attempts + 1):
-            try:
-                for sql in statements:
-                    cursor.execute(sql)
-                return
-            except Exception as exc:
-                if connection.vendor != "mysql" or not retryable(exc):
-                    raise
-                if attempt == attempts:
-                    raise LockTimeout(
-                        f"the locks of {sql!r} were not free within {timeout:g} s in "
-                        f"{attempts} attempts; run again at a quieter time"
-                    ) from exc
-                delay = backoff(attempt)
-                log(
-                    f"Lock wait: {sql!r} timed out (attempt {attempt} of {attempts}); "
-                    f"retrying in {delay:g} s."
-                )
-                time.sleep(delay)
 
 
 def _run_renames(connection: Any, renames: list[Rename], locks: Sequence[str] = ()) -> None:
@@ -66,84 +37,23 @@ def _run_renames(connection: Any, renames: list[Rename], locks: Sequence[str] = 
         return exists(connection, rename.kind, rename.old, table)
 
     if connection.vendor == "mysql":
-        from authtools.db import snapshot
-
         for statement, group in mysql_alters(connection, renames, check=True):
-            first = group[0]
-            snapshot.expect(connection, [statement], first.kind, first.table, first.old, first.new)
             if any(r.kind == "table" for r in group):
                 run_locked(connection, locks, [statement])
             else:
-                _execute(connection, [statement], locks)
-            _follow(connection, statement, group)
+                run_retried(connection, [statement], locks)
+            follow_alter(connection, group)
         return
     if connection.vendor == "postgresql" and all(
         r.kind not in ("table", "column") for r in renames
     ):
         statements = [sql for r in renames if present(r) for sql in rename_sql(connection, r)]
         if statements:
-            _execute(connection, [batch(statements)], locks)
+            run_retried(connection, [batch(statements)], locks)
         return
     for rename in renames:
         if present(rename):
-            _execute(connection, rename_sql(connection, rename), locks)
-
-
-def mysql_alters(
-    connection: Any, renames: list[Rename], *, check: bool
-) -> list[tuple[str, list[Rename]]]:
-    """MySQL/MariaDB: RENAMES as ALTER TABLE statements, one a table: a table rename and the
-    renames of its indexes and columns next to it in RENAMES go in one statement (each DDL
-    statement costs tens of milliseconds whatever it does). CHECK: leave out the renames
-    already done (their source is gone), for a step run again."""
-    from authtools.db.schema import quote
-
-    groups: list[tuple[str, str, list[Rename]]] = []  # (table now, table after, renames)
-    for r in renames:
-        last = groups[-1] if groups else None
-        if r.kind == "table":
-            if check and not exists(connection, "table", r.old, ""):
-                continue
-            if last and last[0] == r.old and all(g.kind != "table" for g in last[2]):
-                groups[-1] = (last[0], r.new, [*last[2], r])
-            else:
-                groups.append((r.old, r.new, [r]))
-            continue
-        joins = last is not None and r.table in (last[0], last[1])
-        table = last[0] if last is not None and joins else r.table
-        if check and not exists(connection, r.kind, r.old, table):
-            continue
-        if last is not None and joins:
-            last[2].append(r)
-        else:
-            groups.append((r.table, r.table, [r]))
-    alters = []
-    for table, _, group in groups:
-        if len(group) == 1:
-            alters.append((rename_sql(connection, group[0])[0], group))
-            continue
-        clauses = [
-            f"RENAME TO {quote(connection, r.new)}"
-            if r.kind == "table"
-            else f"RENAME {r.kind.upper()} {quote(connection, r.old)} TO {quote(connection, r.new)}"
-            for r in group
-        ]
-        alters.append((f"ALTER TABLE {quote(connection, table)} {', '.join(clauses)}", group))
-    return alters
-
-
-def _follow(connection: Any, statement: str, group: list[Rename]) -> None:
-    """After STATEMENT ran: the catalog snapshot (when pinned) follows it. It performed the
-    renames of GROUP in their order: the first was registered with it (applied when it ran),
-    the others are applied here (a table only while its old name is known: once each)."""
-    from authtools.db import snapshot
-
-    if len(group) < 2 or not snapshot.is_pinned(connection):
-        return
-    snap = snapshot.current(connection)
-    for r in group[1:]:
-        if r.kind != "table" or r.old in snap.columns:
-            snap.apply(r.kind, r.table, r.old, r.new)
+            run_retried(connection, rename_sql(connection, rename), locks)
 
 
 _KINDS: dict[str, StepKind] = {
