@@ -232,7 +232,9 @@ def one_run(db: Database, project: Path, root: Path, options: argparse.Namespace
     )
     done = sum(r.get("done", 0) for r in reports)
     attempts = re.search(r"Longest lock wait: ([\d.]+) s \((\d+) attempt", swap["out"])
-    swap_deadlocks = (swap["out"] + swap["err"]).lower().count("deadlock")
+    # (the server's messages: PostgreSQL "deadlock detected", MariaDB "Deadlock found")
+    said = (swap["out"] + swap["err"]).lower()
+    swap_deadlocks = said.count("deadlock detected") + said.count("deadlock found")
     result = {
         "swap_code": swap["code"],
         "verified": "Done; verified." in swap["out"],

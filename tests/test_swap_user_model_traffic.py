@@ -1,55 +1,87 @@
-"""swap_user_model on PostgreSQL under live traffic: app workers insert rows with a foreign key
-to the user and update last_login while the swap runs. The swap locks the referencing tables
-before the user table (the order an INSERT takes them in), so nothing deadlocks; a lock held
-longer than --lock-timeout makes it retry, then give up with nothing changed."""
+"""swap_user_model under live traffic, on PostgreSQL and MariaDB: app workers insert rows
+with a foreign key to the user and update last_login while the swap runs. PostgreSQL: the swap
+locks the referencing tables before the user table (the order an INSERT takes them in).
+MariaDB: LOCK TABLES takes its tables sorted by name, so the swap takes them all or none
+(NOWAIT, sent again until the timeout) and never waits while it holds one. Either way nothing
+deadlocks; a lock held longer than --lock-timeout makes it retry, then give up with nothing
+changed."""
 
 from __future__ import annotations
 
 import json
+import queue
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 
-from .conftest import PG, Project
+from .conftest import MY, PG, Project
 from .swaphelpers import before_state, write_new_model
 
 # An app worker running the new code: it knows both names of the user table (the old one until
-# the swap commits). Each request: INSERT an order, UPDATE last_login, in one transaction.
+# the swap commits). Each request: INSERT an order, UPDATE last_login, in one transaction. Each
+# worker has its own users (on InnoDB two such requests for one user deadlock by themselves:
+# the foreign key check's shared row lock, then the update's exclusive one).
 WORKER = """
-import json, sys, time
-import psycopg
-from psycopg import errors
+import json, os, sys, time
 
-dbname, stop, report = sys.argv[1], sys.argv[2], sys.argv[3]
-conn = psycopg.connect(host="127.0.0.1", user="postgres", dbname=dbname)
-table, done, deadlocks, renamed, failures, longest = "auth_user", 0, 0, 0, [], 0.0
-ids = [r[0] for r in conn.execute("SELECT id FROM auth_user ORDER BY id").fetchall()]
+vendor, dbname, stop, report, index, count = sys.argv[1:7]
+if vendor == "postgresql":
+    import psycopg
+    from psycopg import errors
+
+    conn = psycopg.connect(host="127.0.0.1", user="postgres", dbname=dbname)
+    now = "now()"
+
+    def kind(exc):
+        if isinstance(exc, errors.DeadlockDetected):
+            return "deadlock"
+        return "renamed" if isinstance(exc, errors.UndefinedTable) else "failed"
+else:
+    import MySQLdb
+
+    conn = MySQLdb.connect(host="127.0.0.1", port=3306, user="root", password="", database=dbname)
+    conn.autocommit(False)
+    now = "NOW(6)"
+
+    def kind(exc):
+        code = exc.args[0] if exc.args else None
+        return {1213: "deadlock", 1146: "renamed"}.get(code, "failed")
+
+cursor = conn.cursor()
+cursor.execute("SELECT id FROM auth_user ORDER BY id")
+ids = [row[0] for row in cursor.fetchall()][int(index)::int(count)]
 conn.commit()
+table, done, deadlocks, renamed, failures, longest = "auth_user", 0, 0, 0, [], 0.0
 after_stop = 0
 for i in range(5000):
-    if __import__("os").path.exists(stop):
+    if os.path.exists(stop):
         after_stop += 1
         if after_stop > 20:
             break
     uid = ids[i % len(ids)]
     started = time.monotonic()
     try:
-        with conn.transaction():
-            conn.execute(
-                "INSERT INTO shop_order (user_id, total, created) VALUES (%s, 1, now())", [uid]
-            )
-            conn.execute(f"UPDATE {table} SET last_login = now() WHERE id = %s", [uid])
+        cursor.execute(
+            f"INSERT INTO shop_order (user_id, total, created) VALUES (%s, 1, {now})", [uid]
+        )
+        cursor.execute(f"UPDATE {table} SET last_login = {now} WHERE id = %s", [uid])
+        conn.commit()
         done += 1
-    except errors.DeadlockDetected:
-        deadlocks += 1
-    except errors.UndefinedTable:
-        renamed += 1
-        table = "accounts_user"
     except Exception as exc:
-        failures.append(f"{type(exc).__name__}: {exc}")
+        conn.rollback()
+        what = kind(exc)
+        if what == "deadlock":
+            deadlocks += 1
+        elif what == "renamed":
+            renamed += 1
+            table = "accounts_user"
+        else:
+            failures.append(f"{type(exc).__name__}: {exc}")
     longest = max(longest, time.monotonic() - started)
     with open(report + ".progress", "w") as handle:
         handle.write(str(i))
@@ -69,9 +101,8 @@ def start_workers(
     workers = []
     for n in range(count):
         report = tmp_path / f"worker-{n}.json"
-        proc = subprocess.Popen(
-            [sys.executable, str(script), project.db.name, str(tmp_path / "stop"), str(report)]
-        )
+        args = [project.db.vendor, project.db.name, str(tmp_path / "stop"), str(report)]
+        proc = subprocess.Popen([sys.executable, str(script), *args, str(n), str(count)])
         workers.append((proc, report))
     for _, report in workers:  # both are sending requests before the swap starts
         deadline = time.monotonic() + 30
@@ -89,7 +120,7 @@ def stop_workers(tmp_path: Path, workers: list[tuple[subprocess.Popen[bytes], Pa
     return reports
 
 
-@pytest.mark.parametrize("backend", ["postgresql"], indirect=True)
+@pytest.mark.parametrize("backend", ["postgresql", "mysql"], indirect=True)
 def test_swap_under_traffic_no_deadlock_no_row_lost(db_project: Project, tmp_path: Path) -> None:
     project = db_project
     before_state(project)
@@ -129,20 +160,41 @@ def test_swap_under_traffic_no_deadlock_no_row_lost(db_project: Project, tmp_pat
     ) == [(0,)]
 
 
-@pytest.mark.parametrize("backend", ["postgresql"], indirect=True)
+def open_request(project: Project) -> Any:
+    """A second session with a transaction open (no autocommit), as an app request has."""
+    if project.db.vendor == "postgresql":
+        import psycopg
+
+        return psycopg.connect(dbname=project.db.name, **PG)
+    import MySQLdb
+
+    conn = MySQLdb.connect(database=project.db.name, **MY)
+    conn.autocommit(False)
+    return conn
+
+
+def insert_order(request: Any, user_id: int) -> None:
+    """An order for USER_ID, in REQUEST's open transaction (a foreign key to the user)."""
+    with request.cursor() as cursor:
+        cursor.execute(
+            "INSERT INTO shop_order (user_id, total, created) VALUES (%s, 1, CURRENT_TIMESTAMP)",
+            [user_id],
+        )
+
+
+@pytest.mark.parametrize("backend", ["postgresql", "mysql"], indirect=True)
 def test_swap_behind_a_long_transaction_retries_then_gives_up(
     db_project: Project, tmp_path: Path
 ) -> None:
-    import psycopg
-
     project = db_project
     before_state(project)
     write_new_model(project)
     tables = project.db.tables()
-    # A session holding ROW EXCLUSIVE on a referencing table (an open request that inserted).
-    holder = psycopg.connect(dbname=project.db.name, **PG)
+    # A session holding a referencing table (an open request that inserted: PostgreSQL ROW
+    # EXCLUSIVE, MariaDB its metadata lock).
+    holder = open_request(project)
     try:
-        holder.execute("INSERT INTO shop_order (user_id, total, created) VALUES (1, 1, now())")
+        insert_order(holder, 1)
         run = project.manage(
             "swap_user_model",
             "--from",
@@ -172,12 +224,119 @@ def test_swap_behind_a_long_transaction_retries_then_gives_up(
         "CommandError: Step 1 (Rename table 'auth_user' to 'accounts_user') "
         "failed: LockTimeout: could not lock django_admin_log, "
     ), line
-    assert line.endswith(
-        "within 0.2 s in 4 attempts (other transactions hold them: find them in "
-        "pg_stat_activity, or run again at a quieter time or with a longer --lock-timeout). "
-        "Nothing after it ran; the database was rolled back."
-    ), line
+    if project.db.vendor == "postgresql":
+        assert line.endswith(
+            "within 0.2 s in 4 attempts (other transactions hold them: find them in "
+            "pg_stat_activity, or run again at a quieter time or with a longer --lock-timeout). "
+            "Nothing after it ran; the database was rolled back."
+        ), line
+    else:  # no transaction around DDL: the runner points at the backup, which has nothing to undo
+        [backup] = (tmp_path / "backups").glob("swap_user_model-*")
+        assert line.endswith(
+            "within 0.2 s in 4 attempts (other transactions hold them: find them in "
+            "information_schema.innodb_trx, or run again at a quieter time or with a longer "
+            f"--lock-timeout). Nothing after it ran; undo with --rollback {backup}."
+        ), line
     assert project.db.tables() == tables
     assert project.db.query("SELECT COUNT(*) FROM django_migrations WHERE app = 'accounts'") == [
         (0,)
     ]
+    assert project.db.query("SELECT COUNT(*) FROM shop_order") == [
+        (4,)
+    ]  # the holder's: rolled back
+    if project.db.vendor == "mysql":
+        undo = project.manage("swap_user_model", "--rollback", str(backup), "--noinput")
+        assert (undo.code, undo.out, undo.err) == (0, "Nothing to undo.\n", ""), str(undo)
+
+
+@pytest.mark.parametrize("backend", ["postgresql", "mysql"], indirect=True)
+def test_request_holding_a_referencing_table_goes_on_while_the_swap_waits(
+    db_project: Project, tmp_path: Path
+) -> None:
+    """An app request that inserted an order (holding shop_order) when the swap starts, and
+    then, while the swap is trying to take its locks, updates the user and inserts again: no
+    deadlock (MariaDB's LOCK TABLES, waiting for shop_order while holding auth_user, made
+    such a request its victim), both finish, every row kept."""
+    project = db_project
+    before_state(project)
+    write_new_model(project)
+    orders_before = project.db.query("SELECT COUNT(*) FROM shop_order")[0][0]
+    request = open_request(project)
+    insert_order(request, 1)
+    args = ["swap_user_model", "--from", "auth.User", "--noinput", "--lock-timeout", "1"]
+    swap = subprocess.Popen(
+        [sys.executable, "manage.py", *args, "--backup-dir", str(tmp_path / "backups")],
+        cwd=project.path,
+        env=project.env(),
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    lines: queue.Queue[str] = queue.Queue()
+    out: list[str] = []
+
+    def read() -> None:
+        assert swap.stdout is not None
+        for line in swap.stdout:
+            out.append(line)
+            lines.put(line)
+        lines.put("")  # the end
+
+    reader = threading.Thread(target=read, daemon=True)
+    reader.start()
+
+    def next_retry() -> str:
+        """Wait for the swap's next 'Lock wait:' line (its locks were not free)."""
+        while True:
+            line = lines.get(timeout=120)
+            if not line or line.startswith("Lock wait: "):
+                return line
+
+    errors: list[str] = []
+    inserted = 1
+    try:
+        first = next_retry()
+        assert first, "".join(out)
+        # Into the next attempt (0.5 s after the line, for 1 s): the swap is taking its locks
+        # (MariaDB's LOCK TABLES without NOWAIT held auth_user then, waiting for shop_order),
+        # and this request, holding shop_order only, now updates the user and inserts again,
+        # until the attempt has given up.
+        time.sleep(0.8)
+        while lines.empty():
+            try:
+                with request.cursor() as cursor:
+                    cursor.execute(
+                        "UPDATE auth_user SET last_login = CURRENT_TIMESTAMP WHERE id = 1"
+                    )
+                insert_order(request, 1)
+                inserted += 1
+            except Exception as exc:  # (what a deadlock victim sees)
+                errors.append(f"{type(exc).__name__}: {exc}")
+                break
+            time.sleep(0.02)
+        second = next_retry()
+        request.commit()
+    finally:
+        request.close()
+        swap.wait(timeout=120)
+        reader.join(timeout=10)
+    assert swap.stderr is not None
+    run_out, run_err = "".join(out), swap.stderr.read()
+    assert errors == [], run_out
+    assert swap.returncode == 0, run_out + run_err
+    # (a line that is not there, "", shows as itself in the comparison)
+    assert [line.split(" not free after ")[-1].split(" s ")[-1] for line in (first, second)] == [
+        "(attempt 1 of 4); retrying in 0.5 s.\n",
+        "(attempt 2 of 4); retrying in 1 s.\n",
+    ], run_out
+    assert "Done; verified." in run_out
+    assert inserted > 1
+    assert project.db.query("SELECT COUNT(*) FROM shop_order")[0][0] == orders_before + inserted
+    # alice (id 1) had one order; the request's are all there, and its update of last_login.
+    assert project.db.query("SELECT COUNT(*) FROM shop_order WHERE user_id = 1") == [
+        (1 + inserted,)
+    ]
+    assert project.db.query(
+        "SELECT COUNT(*) FROM accounts_user WHERE id = 1 AND last_login IS NOT NULL"
+    ) == [(1,)]

@@ -1,17 +1,23 @@
 """Locks: an advisory lock per database, so that two procedures never run at once on it, and
-the table locks a procedure's transaction takes up front (PostgreSQL), in one order, with a
-lock timeout and bounded retries, so that it neither deadlocks with the application's traffic
-nor makes the application wait long behind it."""
+the table locks a procedure takes (PostgreSQL: its transaction's, up front, in one order;
+MariaDB: around each table rename, all or none), with a lock timeout and bounded retries, so
+that it neither deadlocks with the application's traffic nor makes the application wait long
+behind it. MariaDB's table renames run under those locks as ALTER TABLE statements, one a
+table (its indexes renamed in the same statement)."""
 
 from __future__ import annotations
 
 import contextlib
 import math
+import random
 import time
 import zlib
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from authtools.db.schema import Rename
 
 DEFAULT_LOCK_TIMEOUT = 5.0  # seconds an application query may wait behind a procedure
 DEFAULT_LOCK_ATTEMPTS = 4
@@ -167,25 +173,200 @@ def lock_tables(database: str, tables: list[str]) -> None:
         return
 
 
+def nowait(connection: Any) -> bool:
+    """Whether LOCK TABLES takes NOWAIT here (MariaDB 10.3+; MySQL waits)."""
+    return bool(getattr(connection, "mysql_is_mariadb", False))
+
+
+def lock_tables_sql(connection: Any, tables: list[str]) -> str:
+    """MySQL/MariaDB: ``LOCK TABLES`` of TABLES (WRITE); on MariaDB with ``NOWAIT``."""
+    from authtools.db.schema import quote
+
+    locks = ", ".join(f"{quote(connection, t)} WRITE" for t in tables)
+    return f"LOCK TABLES {locks}{' NOWAIT' if nowait(connection) else ''}"
+
+
 def locked_sql(
     connection: Any, tables: list[str], statements: list[str], *, known: bool = False
 ) -> list[str]:
     """MySQL/MariaDB: STATEMENTS between ``LOCK TABLES`` (TABLES that exist, WRITE) and
-    ``UNLOCK TABLES``: the locks are taken at once (waiting at most lock_wait_timeout for the
-    application's open transactions), and the application's new ones wait until UNLOCK. (A bare
-    RENAME TABLE of a table that an open transaction's insert references waits for
-    innodb_lock_wait_timeout instead, and under traffic failed every attempt: benchmarks/
-    README.md.) LOCK TABLES commits an open transaction: only for steps run outside one. KNOWN:
-    TABLES all exist (not asked). Elsewhere STATEMENTS as they are."""
-    from authtools.db.schema import quote
-
+    ``UNLOCK TABLES`` (run by ``run_locked``: the application's new transactions wait until
+    UNLOCK; a bare RENAME TABLE of a table that an open transaction's insert references waits
+    for innodb_lock_wait_timeout instead, and under traffic failed every attempt: benchmarks/
+    README.md). LOCK TABLES commits an open transaction: only for steps run outside one.
+    KNOWN: TABLES all exist (not asked). Elsewhere STATEMENTS as they are."""
     if connection.vendor != "mysql":
         return list(statements)
     present = tables if known else _existing(connection, tables)
     if not present:
         return list(statements)
-    locks = ", ".join(f"{quote(connection, t)} WRITE" for t in present)
-    return [f"LOCK TABLES {locks}", *statements, "UNLOCK TABLES"]
+    return [lock_tables_sql(connection, present), *statements, "UNLOCK TABLES"]
+
+
+def run_locked(connection: Any, locks: Sequence[str], statements: list[str]) -> None:
+    """MySQL/MariaDB: run STATEMENTS with the tables of LOCKS (a ``TableLocks``) that exist
+    write-locked, as one unit: ``locked_sql``'s LOCK TABLES, STATEMENTS, UNLOCK TABLES.
+
+    MariaDB takes the locks of one LOCK TABLES sorted by table name, holding those it has while
+    it waits for the next: an application transaction that inserted into a table referencing
+    the user table (holding it) and then touched the user table (held by the swap, waiting for
+    the first) was a deadlock victim. So the swap never waits while it holds a lock: ``LOCK
+    TABLES ... NOWAIT`` takes them all or none, and is sent again every few milliseconds for up
+    to the timeout of LOCKS; then, as on PostgreSQL, it says so, backs off and tries again, up
+    to its attempts (then LockTimeout, nothing changed). A statement of the unit that times out
+    (the rename waits for readers of the table's definition) unlocks and tries the unit again
+    the same way. MySQL (no NOWAIT) waits for the locks instead."""
+    timeout = float(getattr(locks, "timeout", DEFAULT_LOCK_TIMEOUT))
+    attempts = int(getattr(locks, "attempts", DEFAULT_LOCK_ATTEMPTS))
+    log = getattr(locks, "log", None) or (lambda message: None)
+    waits = getattr(locks, "waits", [])
+    present = _existing(connection, list(locks))
+    if not present:
+        with connection.cursor() as cursor:
+            for sql in statements:
+                cursor.execute(sql)
+        return
+    take = lock_tables_sql(connection, present)
+    with connection.cursor() as cursor:
+        for attempt in range(1, attempts + 1):
+            started = time.monotonic()
+            locked = False
+            try:
+                _take(cursor, take, started + timeout, poll=nowait(connection))
+                locked = True
+                waits.append(time.monotonic() - started)
+                for sql in statements:
+                    cursor.execute(sql)
+                cursor.execute("UNLOCK TABLES")
+                return
+            except Exception as exc:
+                with contextlib.suppress(Exception):
+                    cursor.execute("UNLOCK TABLES")
+                if not retryable(exc):
+                    raise
+                waited = time.monotonic() - started
+                if locked:
+                    waits[-1] = waited
+                else:
+                    waits.append(waited)
+                if attempt == attempts:
+                    raise LockTimeout(
+                        f"could not lock {', '.join(present)} within {timeout:g} s in "
+                        f"{attempts} attempts (other transactions hold them: find them in "
+                        "information_schema.innodb_trx, or run again at a quieter time or with "
+                        "a longer --lock-timeout)"
+                    ) from exc
+                delay = backoff(attempt)
+                log(
+                    f"Lock wait: {', '.join(present)} not free after {waited:.1f} s (attempt "
+                    f"{attempt} of {attempts}); retrying in {delay:g} s."
+                )
+                time.sleep(delay)
+
+
+def _take(cursor: Any, statement: str, deadline: float, *, poll: bool) -> None:
+    """Run the LOCK TABLES STATEMENT; with POLL (NOWAIT), again every 1-10 ms (jittered, not
+    in step with the application's requests) while the locks are busy, until DEADLINE."""
+    interval = 0.001
+    while True:
+        try:
+            cursor.execute(statement)
+            return
+        except Exception as exc:
+            if not poll or not retryable(exc) or time.monotonic() >= deadline:
+                raise
+        time.sleep(min(interval * random.uniform(0.5, 1.5), max(0.0, deadline - time.monotonic())))
+        interval = min(interval * 2, 0.01)
+
+
+def run_retried(connection: Any, statements: list[str], locks: Sequence[str] = ()) -> None:
+    """Run STATEMENTS. MySQL/MariaDB (no transaction around DDL): when a statement times out
+    waiting for its locks (it did nothing then), STATEMENTS are tried again from the first,
+    with backoff, up to the attempts of LOCKS (a ``TableLocks``), saying so."""
+    attempts = int(getattr(locks, "attempts", DEFAULT_LOCK_ATTEMPTS))
+    timeout = float(getattr(locks, "timeout", 5.0))
+    log = getattr(locks, "log", None) or (lambda message: None)
+    with connection.cursor() as cursor:
+        for attempt in range(1, attempts + 1):
+            try:
+                for sql in statements:
+                    cursor.execute(sql)
+                return
+            except Exception as exc:
+                if connection.vendor != "mysql" or not retryable(exc):
+                    raise
+                if attempt == attempts:
+                    raise LockTimeout(
+                        f"the locks of {sql!r} were not free within {timeout:g} s in "
+                        f"{attempts} attempts; run again at a quieter time"
+                    ) from exc
+                delay = backoff(attempt)
+                log(
+                    f"Lock wait: {sql!r} timed out (attempt {attempt} of {attempts}); "
+                    f"retrying in {delay:g} s."
+                )
+                time.sleep(delay)
+
+
+def mysql_alters(
+    connection: Any, renames: list[Rename], *, check: bool
+) -> list[tuple[str, list[Rename]]]:
+    """MySQL/MariaDB: RENAMES as ALTER TABLE statements, one a table: a table rename and the
+    renames of its indexes and columns next to it in RENAMES go in one statement (each DDL
+    statement costs tens of milliseconds whatever it does). CHECK: leave out the renames
+    already done (their source is gone), for a step run again."""
+    from authtools.db import snapshot
+    from authtools.db.schema import exists, quote, rename_sql
+
+    groups: list[tuple[str, str, list[Rename]]] = []  # (table now, table after, renames)
+    for r in renames:
+        last = groups[-1] if groups else None
+        if r.kind == "table":
+            if check and not exists(connection, "table", r.old, ""):
+                continue
+            if last and last[0] == r.old and all(g.kind != "table" for g in last[2]):
+                groups[-1] = (last[0], r.new, [*last[2], r])
+            else:
+                groups.append((r.old, r.new, [r]))
+            continue
+        joins = last is not None and r.table in (last[0], last[1])
+        table = last[0] if last is not None and joins else r.table
+        if check and not exists(connection, r.kind, r.old, table):
+            continue
+        if last is not None and joins:
+            last[2].append(r)
+        else:
+            groups.append((r.table, r.table, [r]))
+    alters = []
+    for table, _, group in groups:
+        if len(group) == 1:
+            alters.append((rename_sql(connection, group[0])[0], group))
+            continue
+        clauses = [
+            f"RENAME TO {quote(connection, r.new)}"
+            if r.kind == "table"
+            else f"RENAME {r.kind.upper()} {quote(connection, r.old)} TO {quote(connection, r.new)}"
+            for r in group
+        ]
+        statement = f"ALTER TABLE {quote(connection, table)} {', '.join(clauses)}"
+        first = group[0]  # (the snapshot follows the others: follow_alter)
+        snapshot.expect(connection, [statement], first.kind, first.table, first.old, first.new)
+        alters.append((statement, group))
+    return alters
+
+
+def follow_alter(connection: Any, group: list[Rename]) -> None:
+    """After an ALTER of ``mysql_alters`` ran: the catalog snapshot (when pinned) follows it. It
+    performed the renames of GROUP in their order: the first was registered with it (applied
+    when it ran), the others are applied here (a table only while its old name is known)."""
+    from authtools.db import snapshot
+
+    if len(group) < 2 or not snapshot.is_pinned(connection):
+        return
+    snap = snapshot.current(connection)
+    for r in group[1:]:
+        if r.kind != "table" or r.old in snap.columns:
+            snap.apply(r.kind, r.table, r.old, r.new)
 
 
 def _existing(connection: Any, tables: list[str]) -> list[str]:

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
-import time
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -11,7 +9,11 @@ from typing import Any
 from authtools.db.locks import (
     DEFAULT_LOCK_ATTEMPTS,
     TableLocks,
+    follow_alter,
     locked_sql,
+    mysql_alters,
+    run_locked,
+    run_retried,
     session_lock_timeout,
 )
 from authtools.db.schema import Rename, exists, rename_sql, reset_sequence
@@ -21,60 +23,37 @@ from authtools.procedures.swap.spec import PROCEDURE, SPEC, StepSpec, SwapSpec
 from authtools.procedures.swap.verify import verify
 
 
-def _execute(connection: Any, statements: list[str], timeout: float = 5.0) -> None:
-    """Run STATEMENTS. MySQL/MariaDB (no transaction around DDL): when a statement times out
-    waiting for its locks (it did nothing then), STATEMENTS are tried again from the first,
-    with backoff (a table rename between LOCK TABLES and UNLOCK TABLES is one unit); on any
-    failure the tables locked by a first LOCK TABLES are unlocked."""
-    from authtools.db.locks import DEFAULT_LOCK_ATTEMPTS, backoff, retryable
-
-    with connection.cursor() as cursor:
-        for attempt in range(1, DEFAULT_LOCK_ATTEMPTS + 1):
-            try:
-                for sql in statements:
-                    cursor.execute(sql)
-                return
-            except Exception as exc:
-                if statements and statements[0].startswith("LOCK TABLES"):
-                    with contextlib.suppress(Exception):
-                        cursor.execute("UNLOCK TABLES")
-                if connection.vendor != "mysql" or not retryable(exc):
-                    raise
-                if attempt == DEFAULT_LOCK_ATTEMPTS:
-                    raise RuntimeError(
-                        f"the locks were not free within {timeout:g} s in "
-                        f"{DEFAULT_LOCK_ATTEMPTS} attempts; run again at a quieter time"
-                    ) from exc
-                time.sleep(backoff(attempt))
-
-
-def _run_renames(
-    connection: Any, renames: list[Rename], timeout: float = 5.0, locks: Sequence[str] = ()
-) -> None:
+def _run_renames(connection: Any, renames: list[Rename], locks: Sequence[str] = ()) -> None:
     """Each rename runs only when its source is still there, so a step can be run again.
 
     PostgreSQL: the renames of a step that renames no table or column (its indexes,
     constraints, sequences: independent of one another) are sent in one round trip.
-    MySQL/MariaDB: a table is renamed with LOCKS (the tables of the lock order) write-locked."""
+    MySQL/MariaDB: one ALTER TABLE a table (``mysql_alters``); one that renames a table runs
+    with LOCKS (the tables of the lock order, a ``TableLocks``) write-locked (``run_locked``)."""
     from authtools.db.snapshot import batch
 
     def present(rename: Rename) -> bool:
         table = rename.table if rename.kind != "table" else rename.old
         return exists(connection, rename.kind, rename.old, table)
 
+    if connection.vendor == "mysql":
+        for statement, group in mysql_alters(connection, renames, check=True):
+            if any(r.kind == "table" for r in group):
+                run_locked(connection, locks, [statement])
+            else:
+                run_retried(connection, [statement], locks)
+            follow_alter(connection, group)
+        return
     if connection.vendor == "postgresql" and all(
         r.kind not in ("table", "column") for r in renames
     ):
         statements = [sql for r in renames if present(r) for sql in rename_sql(connection, r)]
         if statements:
-            _execute(connection, [batch(statements)], timeout)
+            run_retried(connection, [batch(statements)], locks)
         return
     for rename in renames:
         if present(rename):
-            statements = rename_sql(connection, rename)
-            if rename.kind == "table":
-                statements = locked_sql(connection, list(locks), statements)
-            _execute(connection, statements, timeout)
+            run_retried(connection, rename_sql(connection, rename), locks)
 
 
 _KINDS: dict[str, StepKind] = {
@@ -85,17 +64,16 @@ _KINDS: dict[str, StepKind] = {
 }
 
 
-def _step(spec: SwapSpec, s: StepSpec) -> Step:
+def _step(spec: SwapSpec, s: StepSpec, locks: TableLocks) -> Step:
     from django.db import connections
 
     connection = connections[spec.database]
     renames = [Rename.from_dict(r) for r in s.renames]
-    locks = lock_order(spec)
 
     def apply(runtime: Runtime) -> Any:
         session_lock_timeout(connection, spec.lock_timeout)
         if s.kind == "renames":
-            _run_renames(connection, renames, spec.lock_timeout, locks)
+            _run_renames(connection, renames, locks)
         elif s.kind == "sequence":
             reset_sequence(connection, s.data["table"], s.data["column"])
         elif s.kind == "sql":  # an older backup: its statements are not run from a file
@@ -126,7 +104,7 @@ def _step(spec: SwapSpec, s: StepSpec) -> Step:
         session_lock_timeout(connection, spec.lock_timeout)
         if s.kind == "renames":
             reverse = [r.reverse(_table_before(spec, r)) for r in reversed(renames)]
-            _run_renames(connection, reverse, spec.lock_timeout, locks)
+            _run_renames(connection, reverse, locks)
         elif s.kind == "contenttypes":
             undo_contenttypes(spec.database, s.data)
         elif s.kind == "migrations":
@@ -164,14 +142,16 @@ def shown_sql(connection: Any, s: StepSpec, renames: list[Rename], spec: SwapSpe
     from authtools.db.schema import literal, quoter, sequence_reset_sql
 
     q = quoter(connection)
-    if s.kind == "renames":
+    if s.kind == "renames" and connection.vendor == "mysql":
         statements = []
-        for r in renames:
-            sql = rename_sql(connection, r)
-            if r.kind == "table" and connection.vendor == "mysql":
-                sql = locked_sql(connection, _tables_at(spec, s), sql, known=True)
-            statements += sql
+        for sql, group in mysql_alters(connection, renames, check=False):
+            if any(r.kind == "table" for r in group):
+                statements += locked_sql(connection, _tables_at(spec, s), [sql], known=True)
+            else:
+                statements.append(sql)
         return statements
+    if s.kind == "renames":
+        return [sql for r in renames for sql in rename_sql(connection, r)]
     if s.kind == "sequence":
         return sequence_reset_sql(connection, s.data["table"], s.data["column"])
     if s.kind == "contenttypes" and s.data.get("relabel"):
@@ -450,13 +430,36 @@ def app_processes_next(spec: SwapSpec) -> str:
     )
 
 
+def mysql_locks_note(spec: SwapSpec, locks: TableLocks) -> str:
+    """The plan's note on MySQL/MariaDB locks."""
+    from django.db import connections
+
+    from authtools.db.locks import nowait
+
+    timeout = f"{spec.lock_timeout:g} s"
+    if nowait(connections[spec.database]):
+        how = (
+            "LOCK TABLES ... NOWAIT takes them all or none, sent again every few ms for up to "
+            f"{timeout} (the swap never waits while it holds a lock, so no request waits for "
+            "it in a cycle)"
+        )
+    else:
+        how = f"LOCK TABLES waits at most {timeout} (lock_wait_timeout)"
+    return (
+        f"Each table rename write-locks these tables (those that exist): {', '.join(locks)}; "
+        f"{how}; {DEFAULT_LOCK_ATTEMPTS} attempts. Other statements wait at most {timeout} for "
+        "their locks (lock_wait_timeout, innodb_lock_wait_timeout)."
+    )
+
+
 def build_plan(spec: SwapSpec) -> Plan:
+    locks = lock_order(spec)
     plan = Plan(
         PROCEDURE,
         spec.database,
         notes=list(spec.notes),
         way_back="--rollback {backup}",
-        lock_tables=lock_order(spec),
+        lock_tables=locks,
     )
     now = {t for t in plan.lock_tables if t not in spec.renamed_tables.values()}
     now |= {spec.old_table, *spec.renamed_tables}
@@ -468,13 +471,10 @@ def build_plan(spec: SwapSpec) -> Plan:
             + "; a migrate started meanwhile waits for the swap to commit."
         )
     elif spec.vendor == "mysql":
-        plan.notes.append(
-            f"Each statement waits at most {spec.lock_timeout:g} s for its locks "
-            f"(lock_wait_timeout, innodb_lock_wait_timeout), {DEFAULT_LOCK_ATTEMPTS} attempts."
-        )
+        plan.notes.append(mysql_locks_note(spec, locks))
     plan.notes.append(app_processes_note(spec))
     for s in spec.steps:
-        plan.add(_step(spec, s))
+        plan.add(_step(spec, s, locks))
     plan.backup = lambda runtime: backup_metadata(spec, runtime)
     plan.verify = lambda runtime: verify(spec)
     plan.data["spec"] = spec
