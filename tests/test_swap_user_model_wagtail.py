@@ -313,8 +313,9 @@ def test_wagtail_site_swapped_and_rolled_back(
     assert not {"auth_user", "auth_user_groups", "auth_user_user_permissions"} & (
         project.db.tables()
     )
-    silenced = 1 if vendor == "mysql" else 0
-    assert checks[0] == f"System check identified no issues ({silenced} silenced).\n"
+    # MariaDB: Wagtail 8's own models.W036, silenced in SETTINGS, counts when it is raised.
+    silenced = ("0", "1") if vendor == "mysql" else ("0",)
+    assert checks[0] in [f"System check identified no issues ({n} silenced).\n" for n in silenced]
     assert checks[1] == ""  # migrate --check: silent, and SystemExit(1) if anything is unapplied
     assert checks[2] == "No changes detected\n"
 
