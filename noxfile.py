@@ -26,6 +26,9 @@ ROOT = Path(__file__).resolve().parent
 # Django version -> the newest Python it supports that we test it with.
 PYTHON_FOR = {"4.2": "3.10", "5.2": "3.11", "6.0": "3.12", "6.1": "3.13"}
 LINT_DJANGO = "6.1"
+# Django version -> the newest Wagtail whose Requires-Dist allows it (7.3.4: Django>=4.2; 8.0.1:
+# Django>=5.2); tests/test_swap_user_model_wagtail.py reads this and fails without it.
+WAGTAIL_FOR = {"4.2": "7.3.4", "5.2": "8.0.1", "6.0": "8.0.1", "6.1": "8.0.1"}
 COVERAGE_FILE = str(ROOT / ".coverage")
 
 nox.options.sessions = [*(f"tests-{dj}" for dj in PYTHON_FOR), "lint", "coverage"]
@@ -66,7 +69,8 @@ def install_mysqlclient(session: nox.Session) -> None:
 
 
 def run_tests(session: nox.Session, django: str) -> None:
-    install_once(session, "-e", ".[test]", f"django~={django}.0")
+    wagtail = [f"wagtail=={WAGTAIL_FOR[django]}"] if django in WAGTAIL_FOR else []
+    install_once(session, "-e", ".[test]", f"django~={django}.0", *wagtail)
     install_mysqlclient(session)
     session.run(
         "python",

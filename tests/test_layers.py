@@ -137,6 +137,7 @@ ORDER: dict[str, list[str]] = {
         # 3. generate: the two-step migrations
         "migrations",
         # 4. plan: the steps as data; preflight runs stages 1-4 and returns the spec
+        "widened_names",
         "plan",
         "preflight",
         # 5. run and verify

@@ -8,6 +8,7 @@ from pathlib import Path
 
 from .conftest import Project
 from .swaphelpers import (
+    add_app,
     assert_clean,
     assert_same_schema_as_fresh_migrate,
     before_state,
@@ -19,6 +20,7 @@ from .swaphelpers import (
     sqlite_index_names,
     write_new_model,
 )
+from .test_swap_user_model_names import MOVE_ORDER, RENAMED_ORDER
 
 BIG_APPS = (
     "from django.apps import AppConfig\n\n\nclass AccountsConfig(AppConfig):\n"
@@ -30,6 +32,46 @@ MODEL = (
 )
 OLD_TYPE = {"sqlite": "INTEGER", "postgresql": "integer", "mysql": "int(11)"}
 NEW_TYPE = {"sqlite": "bigint", "postgresql": "bigint", "mysql": "bigint"}
+# An app whose label sorts before 'accounts' (so a fresh migrate runs its migrations before
+# accounts' change migration), whose table was renamed by its second migration.
+ABOOK = {
+    "abook/__init__.py": "",
+    "abook/models.py": (
+        "from django.conf import settings\nfrom django.db import models\n\n\n"
+        "class Note(models.Model):\n"
+        "    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE)\n\n"
+        "    class Meta:\n        db_table = 'abook_note'\n"
+    ),
+    "abook/migrations/__init__.py": "",
+    "abook/migrations/0001_initial.py": (
+        "from django.conf import settings\nfrom django.db import migrations, models\n\n\n"
+        "class Migration(migrations.Migration):\n"
+        "    initial = True\n"
+        "    dependencies = [migrations.swappable_dependency(settings.AUTH_USER_MODEL)]\n"
+        "    operations = [\n"
+        "        migrations.CreateModel('Note', [\n"
+        "            ('id', models.BigAutoField(auto_created=True, primary_key=True, "
+        "serialize=False, verbose_name='ID')),\n"
+        "            ('user', models.ForeignKey(on_delete=models.CASCADE, "
+        "to=settings.AUTH_USER_MODEL)),\n"
+        "        ]),\n"
+        "    ]\n"
+    ),
+    "abook/migrations/0002_move.py": (
+        "from django.db import migrations\n\n\n"
+        "class Migration(migrations.Migration):\n"
+        "    dependencies = [('abook', '0001_initial')]\n"
+        "    operations = [migrations.AlterModelTable('note', 'abook_note')]\n"
+    ),
+}
+# The tables whose user_id points at the user table.
+REFERENCING = (
+    "accounts_user_groups",
+    "accounts_user_user_permissions",
+    "django_admin_log",
+    "profiles_profile",
+    "shop_order",
+)
 # The column types after the swap; SQLite declares an integer key "integer" whatever its field.
 NEW_ID = {"sqlite": "integer", "postgresql": "bigint", "mysql": "bigint(20)"}
 
@@ -64,6 +106,30 @@ def column_type(project: Project, table: str, column: str) -> str:
     else:
         rows = [r[2:3] for r in project.db.query(f"PRAGMA table_info({table})") if r[1] == column]
     return str(rows[0][0]).lower()
+
+
+def assert_widened_schema_as_fresh_migrate(
+    project: Project, tmp_path: Path, referencing: tuple[str, ...] = REFERENCING
+) -> None:
+    """The schema after a --widen-keys swap is what a fresh migrate builds (SQLite: but for the
+    declared type of the user_id columns of REFERENCING, and the index names it keeps)."""
+    if project.db.vendor != "sqlite":
+        assert_same_schema_as_fresh_migrate(project, tmp_path)
+        return
+    fresh = fresh_database(project, tmp_path)
+    try:
+        project.ok("migrate", "--no-input", "-v", "0", **fresh_env(project, fresh))
+        built = schema(project, **fresh_env(project, fresh))
+    finally:
+        fresh.drop()
+    swapped = schema(project)
+    for table in referencing:
+        assert ["user_id", "INTEGER", False] in swapped[table]["columns"], table
+        swapped[table]["columns"].remove(["user_id", "INTEGER", False])
+        swapped[table]["columns"].append(["user_id", "bigint", False])
+        swapped[table]["columns"].sort(key=str)
+    # SQLite also keeps the index names (renaming one would rebuild it).
+    assert sqlite_index_names(swapped) == sqlite_index_names(built)
 
 
 def test_bigautofield_project_refused_then_kept_32_bit(db_project: Project, tmp_path: Path) -> None:
@@ -180,28 +246,51 @@ def test_bigautofield_project_widen_keys(db_project: Project, tmp_path: Path) ->
         assert column_type(project, table, column) == NEW_ID[vendor], (table, column)
     assert snapshot(project) == relabelled(expected)
     assert_clean(project)
-    if vendor != "sqlite":
-        assert_same_schema_as_fresh_migrate(project, tmp_path)
-        return
-    # SQLite: the declared types of the foreign key columns differ, and nothing else.
-    fresh = fresh_database(project, tmp_path)
-    try:
-        project.ok("migrate", "--no-input", "-v", "0", **fresh_env(project, fresh))
-        built = schema(project, **fresh_env(project, fresh))
-    finally:
-        fresh.drop()
-    swapped = schema(project)
-    referencing = (
-        "accounts_user_groups",
-        "accounts_user_user_permissions",
-        "django_admin_log",
-        "profiles_profile",
-        "shop_order",
+    assert_widened_schema_as_fresh_migrate(project, tmp_path)
+
+
+def test_widen_keys_with_tables_renamed_by_earlier_migrations(
+    db_project: Project, tmp_path: Path
+) -> None:
+    """Two referencing tables renamed by earlier migrations (AlterModelTable): shop's, whose
+    migrations a fresh migrate runs after accounts' change migration (its key keeps the name
+    made under 'shop_order'), and abook's, whose migrations run before it (the change re-creates
+    its key under 'abook_note'). The widened route ends with the names a fresh migrate builds."""
+    project = db_project
+    project.write("shop/models.py", RENAMED_ORDER)
+    project.write("shop/migrations/0002_move.py", MOVE_ORDER)
+    for rel, text in ABOOK.items():
+        project.write(rel, text)
+    add_app(project, "abook", before="shop")
+    expected = big_project(project)
+    run = project.manage(
+        "swap_user_model",
+        "--from",
+        "auth.User",
+        "--widen-keys",
+        "--noinput",
+        "--backup-dir",
+        str(tmp_path / "backups"),
     )
-    for table in referencing:
-        assert ["user_id", "INTEGER", False] in swapped[table]["columns"]
-        swapped[table]["columns"].remove(["user_id", "INTEGER", False])
-        swapped[table]["columns"].append(["user_id", "bigint", False])
-        swapped[table]["columns"].sort(key=str)
-    # SQLite also keeps the index names (renaming one would rebuild it).
-    assert sqlite_index_names(swapped) == sqlite_index_names(built)
+    assert run.code == 0, str(run)
+    assert "Done; verified." in run.out
+    if project.db.vendor == "postgresql":
+        lines = run.out.splitlines()
+        title = ". Rename the 3 foreign keys the key change re-created, as migrate names them"
+        at = next(i for i, line in enumerate(lines) if line.endswith(title))
+        assert lines[at + 1 : at + 4] == [
+            '       SQL: ALTER TABLE "django_admin_log" RENAME CONSTRAINT '
+            '"django_admin_log_user_id_c564eba6_fk" TO '
+            '"django_admin_log_user_id_c564eba6_fk_accounts_user_id"',
+            '       SQL: ALTER TABLE "profiles_profile" RENAME CONSTRAINT '
+            '"profiles_profile_user_id_a3e81f91_fk" TO '
+            '"profiles_profile_user_id_a3e81f91_fk_accounts_user_id"',
+            '       SQL: ALTER TABLE "shop_purchase" RENAME CONSTRAINT '
+            '"shop_purchase_user_id_8b481109_fk" TO '
+            '"shop_order_user_id_00aba627_fk_accounts_user_id"',
+        ], run.out
+    assert snapshot(project) == relabelled(expected)
+    assert_clean(project)
+    assert_widened_schema_as_fresh_migrate(
+        project, tmp_path, (*REFERENCING[:-1], "shop_purchase", "abook_note")
+    )

@@ -36,7 +36,11 @@ def generated_name(
         if joined and prefix.endswith(f"_{joined}"):
             made_table = prefix[: -len(joined) - 1]
             if made_table and names_digest(made_table, *columns, length=8) == digest:
-                return made_table, list(columns), suffix
+                return (
+                    made_table,
+                    list(columns),
+                    _whole(connection, name, made_table, columns, suffix, fk_suffixes),
+                )
         if len(columns) == 1:
             # The column itself was renamed since (the name keeps the earlier one).
             for split in (
@@ -44,13 +48,39 @@ def generated_name(
             ):
                 made_table, column = prefix[:split], prefix[split + 1 :]
                 if names_digest(made_table, column, length=8) == digest:
-                    return made_table, [column], suffix
+                    return (
+                        made_table,
+                        [column],
+                        _whole(connection, name, made_table, [column], suffix, fk_suffixes),
+                    )
     # Shortened names: only the current table can be checked.
     editor = connection.schema_editor()
     for suffix in ("", "_like", "_uniq", *fk_suffixes):
         if editor._create_index_name(table, columns, suffix=suffix) == name:
             return table, list(columns), suffix
     return None
+
+
+def _whole(
+    connection: Any,
+    name: str,
+    table: str,
+    columns: list[str],
+    suffix: str,
+    fk_suffixes: tuple[str, ...],
+) -> str:
+    """SUFFIX as read from NAME, or the foreign key suffix of FK_SUFFIXES that Django cut
+    short to fit the backend's limit: a whole table and column name with a cut suffix
+    ('wagtaildocs_document_uploaded_by_user_id_17258b41_fk_auth_user' on PostgreSQL)."""
+    editor = connection.schema_editor()
+    for whole in fk_suffixes:
+        if (
+            whole != suffix
+            and whole.startswith(suffix)
+            and editor._create_index_name(table, columns, suffix=whole) == name
+        ):
+            return whole
+    return suffix
 
 
 # PostgreSQL's identifiers hold at most NAMEDATALEN - 1 bytes.

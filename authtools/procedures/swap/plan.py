@@ -297,34 +297,22 @@ def add_key_steps(spec: SwapSpec, connection: Any) -> None:
 
     from authtools.db.schema import widen_key_sql
 
-    others = [t for t, _ in spec.referencing if t not in spec.renamed_tables.values()]
-    if spec.keys == "widen" and connection.vendor == "postgresql" and others:
-        # Django's schema editor re-creates the foreign keys to an altered primary key under
-        # "<table>_<column>_<hash>_fk"; migrate names them "..._fk_<table>_<column>" where it
-        # creates the table after the change (the many-to-many tables are created before it,
-        # by the mirror migration, so their names are the schema editor's there too).
-        editor = connection.schema_editor()
-        renames = [
-            Rename(
-                "constraint",
-                table,
-                editor._create_index_name(table, [column], suffix="_fk"),
-                editor._create_index_name(
-                    table, [column], suffix=f"_fk_{spec.new_table}_{spec.pk_column}"
-                ),
+    if spec.keys == "widen" and connection.vendor == "postgresql":
+        # The key change re-creates the foreign keys to the user table under its own names; a
+        # fresh migrate names some of them otherwise (widened_names says which, and how).
+        from authtools.procedures.swap.widened_names import widened_fk_renames
+
+        renames = widened_fk_renames(connection, spec)
+        if renames:
+            spec.steps.append(
+                _rename_step(
+                    "rename-widened-foreign-keys",
+                    f"Rename the {len(renames)} foreign keys the key change re-created, as "
+                    "migrate names them",
+                    renames,
+                    connection,
+                )
             )
-            for table, column in spec.referencing
-            if table not in spec.renamed_tables.values()
-        ]
-        spec.steps.append(
-            _rename_step(
-                "rename-widened-foreign-keys",
-                f"Rename the {len(renames)} foreign keys the key change re-created, as "
-                "migrate names them",
-                renames,
-                connection,
-            )
-        )
     first_db = next((i for i, s in enumerate(spec.steps) if s.kind != "files"), len(spec.steps))
     for number, widen in enumerate(reversed(spec.widen_ids), 1):
         spec.steps.insert(
