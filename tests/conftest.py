@@ -468,20 +468,23 @@ def db_project(tmp_path: Path, backend: str) -> Iterator[Project]:
     yield from _make_project(tmp_path, backend)
 
 
-# The longest tests, longest first (a test matches by node id prefix): the kill tests (a swap
-# killed after each step; on MariaDB each kill is followed by --resume and --rollback), then the
-# docs scenarios and the swap and reset scenarios of 15-20 s of CPU each (Django 6.1, measured
-# with getrusage around each test). They start first, so that pytest-xdist's load scheduling,
-# which hands tests out in collection order, alternates them between the workers instead of
-# leaving one running alone at the end.
+# The longest tests, longest first (a test matches by node id prefix): the kill and fault
+# injection tests (20-43 CPU-s each, 120-210 s wall with 4 workers at load ~6.7), then the docs,
+# swap and reset scenarios of 15-20 s of CPU each (Django 6.1 under coverage, getrusage per test).
+# They start first, so that pytest-xdist's load scheduling, which hands tests out in collection
+# order, spreads them over the workers instead of leaving one running alone at the end.
 SLOWEST_FIRST: tuple[str, ...] = (
     "tests/test_swap_user_model_kill.py::test_killed_after_each_step[mysql]",
+    "tests/test_fault_injection_reset.py::",
     "tests/test_swap_user_model_kill.py::test_killed_after_each_step[postgresql]",
+    "tests/test_reset_user_migrations.py::test_old_migrations_squashed_and_depended_on",
+    "tests/test_fault_injection.py::",
+    "tests/test_fault_injection_contenttypes.py::",
     "tests/test_swap_user_model_kill.py::test_killed_after_each_step[sqlite]",
     "tests/test_docs.py::test_committed_blocks_are_what_the_commands_print",
     "tests/test_swap_user_model_custom.py::",
     "tests/test_swap_user_model_phases.py::",
-    "tests/test_reset_user_migrations.py::test_old_migrations_squashed_and_depended_on",
+    "tests/test_reset_verbosity.py::",
 )
 
 
