@@ -47,6 +47,40 @@ MY = {"host": "127.0.0.1", "port": 3306, "user": "root", "password": ""}
 UNMEASURED = {"COVERAGE_PROCESS_START": ""}
 
 
+# Project.manage_each: each command as manage.py runs it (ManagementUtility, so its system checks,
+# CommandError -> "CommandError: ..." on stderr and its exit status), with stdout and stderr
+# captured apart; connections closed and the content type cache cleared between commands, so
+# that each reads the database afresh. The results go to the file AUTHTOOLS_RESULTS names
+# (stdout is left to what the commands' own child processes may print).
+RUN_COMMANDS = """
+import contextlib, io, json, os, traceback
+from django.contrib.contenttypes.models import ContentType
+from django.core.management import ManagementUtility
+from django.db import connections
+
+results = []
+for argv in {commands}:
+    out, err, code = io.StringIO(), io.StringIO(), 0
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        try:
+            ManagementUtility(["manage.py", *argv]).execute()
+        except SystemExit as exc:
+            if exc.code is None or isinstance(exc.code, int):
+                code = exc.code or 0
+            else:
+                print(exc.code, file=err)
+                code = 1
+        except BaseException:
+            traceback.print_exc()
+            code = 1
+    connections.close_all()
+    ContentType.objects.clear_cache()
+    results.append([out.getvalue(), err.getvalue(), code])
+with open(os.environ["AUTHTOOLS_RESULTS"], "w") as file:
+    json.dump(results, file)
+"""
+
+
 @dataclass
 class Result:
     out: str
@@ -211,6 +245,21 @@ class Project:
 
     def manage(self, *args: str, input: str | None = None, **env: str) -> Result:
         return self.run("manage.py", *args, input=input, env=self.env(**env) if env else None)
+
+    def manage_each(self, *commands: Sequence[str], **env: str) -> list[Result]:
+        """Run several manage.py commands one after another in one Django start (see
+        RUN_COMMANDS): each gets its own stdout, stderr and exit status, as from its own
+        ``manage.py`` run. For read-only commands whose results do not depend on a fresh
+        process; a start of Django costs about half a second of CPU (a second more under
+        coverage's subprocess measurement on a busy machine)."""
+        fd, results = tempfile.mkstemp(prefix="authtools-results-", suffix=".json")
+        os.close(fd)
+        try:
+            code = RUN_COMMANDS.format(commands=json.dumps([list(c) for c in commands]))
+            self.ok("shell", "-v", "0", "-c", code, AUTHTOOLS_RESULTS=results, **env)
+            return [Result(*r) for r in json.loads(Path(results).read_text())]
+        finally:
+            os.unlink(results)
 
     def authtools(self, *args: str) -> Result:
         """``python -m authtools ARGS`` from the project folder (no manage.py involved)."""
@@ -419,20 +468,23 @@ def db_project(tmp_path: Path, backend: str) -> Iterator[Project]:
     yield from _make_project(tmp_path, backend)
 
 
-# The longest tests, longest first (a test matches by node id prefix): the kill tests (a swap
-# killed after each step; on MariaDB each kill is followed by --resume and --rollback), then the
-# docs scenarios and the swap and reset scenarios of 15-20 s of CPU each (Django 6.1, measured
-# with getrusage around each test). They start first, so that pytest-xdist's load scheduling,
-# which hands tests out in collection order, alternates them between the workers instead of
-# leaving one running alone at the end.
+# The longest tests, longest first (a test matches by node id prefix): the kill and fault
+# injection tests (20-43 CPU-s each, 120-210 s wall with 4 workers at load ~6.7), then the docs,
+# swap and reset scenarios of 15-20 s of CPU each (Django 6.1 under coverage, getrusage per test).
+# They start first, so that pytest-xdist's load scheduling, which hands tests out in collection
+# order, spreads them over the workers instead of leaving one running alone at the end.
 SLOWEST_FIRST: tuple[str, ...] = (
     "tests/test_swap_user_model_kill.py::test_killed_after_each_step[mysql]",
+    "tests/test_fault_injection_reset.py::",
     "tests/test_swap_user_model_kill.py::test_killed_after_each_step[postgresql]",
+    "tests/test_reset_user_migrations.py::test_old_migrations_squashed_and_depended_on",
+    "tests/test_fault_injection.py::",
+    "tests/test_fault_injection_contenttypes.py::",
     "tests/test_swap_user_model_kill.py::test_killed_after_each_step[sqlite]",
     "tests/test_docs.py::test_committed_blocks_are_what_the_commands_print",
     "tests/test_swap_user_model_custom.py::",
     "tests/test_swap_user_model_phases.py::",
-    "tests/test_reset_user_migrations.py::test_old_migrations_squashed_and_depended_on",
+    "tests/test_reset_verbosity.py::",
 )
 
 

@@ -192,12 +192,21 @@ def login(project: Project, username: str, password: str) -> str:
 
 
 def assert_clean(project: Project) -> None:
-    """migrate, migrate --check, makemigrations --check, check and diagnose_user_model: clean."""
+    """migrate, migrate --check, makemigrations --check, check and diagnose_user_model: clean.
+    migrate (which may change the database) runs alone; the four read-only commands after it
+    run in one Django start (Project.manage_each), each with its own output and exit status."""
     assert project.ok("migrate", "--no-input").out.endswith("No migrations to apply.\n")
-    project.ok("migrate", "--check")
-    assert project.ok("makemigrations", "--check", "--dry-run").out == "No changes detected\n"
-    assert project.ok("check").out == "System check identified no issues (0 silenced).\n"
-    diagnose = project.manage("diagnose_user_model")
+    migrate_check, makemigrations, check, diagnose = project.manage_each(
+        ("migrate", "--check"),
+        ("makemigrations", "--check", "--dry-run"),
+        ("check",),
+        ("diagnose_user_model",),
+    )
+    assert migrate_check.code == 0, str(migrate_check)
+    assert makemigrations.code == 0, str(makemigrations)
+    assert makemigrations.out == "No changes detected\n", str(makemigrations)
+    assert check.code == 0, str(check)
+    assert check.out == "System check identified no issues (0 silenced).\n", str(check)
     assert diagnose.code == 0, str(diagnose)
     assert diagnose.out.endswith("No problems found.\n"), str(diagnose)
 

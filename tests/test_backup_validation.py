@@ -45,14 +45,20 @@ def check_crafts(
     crafts: dict[str, tuple[Craft, str, str | None]],
     tmp_path: Path,
 ) -> None:
-    """Each craft applied to a copy of VALID: COMMAND + [copy] refused naming (file, field)."""
+    """Each craft applied to a copy of VALID: COMMAND + [copy] refused naming (file, field), and
+    nothing changed. The commands run one after another in one Django start
+    (Project.manage_each), each with its own output and exit status; the rows and files are
+    compared once, after the last (a refused command changes nothing, so a change by any of them
+    is still there at the end)."""
     before = fingerprint(project)
-    for name, (craft, file, field) in crafts.items():
-        backup = copy_backup(valid, tmp_path / "crafted" / name)
-        craft(backup)
-        result = project.manage(*command, str(backup), "--noinput")
-        assert_refused(result, file, field)
-        assert fingerprint(project) == before, name
+    backups = {}
+    for name, (craft, _, _) in crafts.items():
+        backups[name] = copy_backup(valid, tmp_path / "crafted" / name)
+        craft(backups[name])
+    results = project.manage_each(*([*command, str(b), "--noinput"] for b in backups.values()))
+    for (_, file, field), result in zip(crafts.values(), results, strict=True):
+        assert_refused(result, file, field)  # the error names the backup: crafted/NAME
+    assert fingerprint(project) == before
 
 
 def swap_crafts(project: Project, outside: Path) -> dict[str, tuple[Craft, str, str | None]]:
