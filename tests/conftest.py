@@ -482,6 +482,7 @@ SLOWEST_FIRST: tuple[str, ...] = (
     "tests/test_fault_injection_contenttypes.py::",
     "tests/test_swap_user_model_kill.py::test_killed_after_each_step[sqlite]",
     "tests/test_docs.py::test_committed_blocks_are_what_the_commands_print",
+    "tests/test_swap_user_model_wagtail.py::",
     "tests/test_swap_user_model_custom.py::",
     "tests/test_swap_user_model_phases.py::",
     "tests/test_reset_verbosity.py::",
