@@ -32,7 +32,10 @@ class LockBusy(Exception):
 
 
 class LockTimeout(Exception):
-    """The locks could not be taken within the timeout, after every attempt."""
+    """The locks could not be taken within the timeout, after every attempt. The statement
+    waiting for them did not run; ``changed_nothing`` says whether its step had run none."""
+
+    changed_nothing = False
 
 
 class TableLocks(list[str]):

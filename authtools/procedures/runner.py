@@ -119,11 +119,14 @@ def _execute(
                     record(current)
         except Exception as exc:
             number = plan.steps.index(current) + 1
-            undo = (
-                "the database was rolled back"
-                if use_transaction and current.atomic
-                else f"undo with {plan.way_back_for(backup.path)}"
-            )
+            if use_transaction and current.atomic:
+                undo = "the database was rolled back"
+            elif not journal and getattr(exc, "changed_nothing", False):
+                # No step done yet, and this one gave up before its first statement (a lock
+                # timeout): there is nothing to undo, and running it again is the way on.
+                undo = "nothing was changed"
+            else:
+                undo = f"undo with {plan.way_back_for(backup.path)}"
             if (
                 use_transaction
                 and current.atomic

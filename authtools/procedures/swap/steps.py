@@ -8,6 +8,7 @@ from typing import Any
 
 from authtools.db.locks import (
     DEFAULT_LOCK_ATTEMPTS,
+    LockTimeout,
     TableLocks,
     follow_alter,
     locked_sql,
@@ -37,11 +38,15 @@ def _run_renames(connection: Any, renames: list[Rename], locks: Sequence[str] = 
         return exists(connection, rename.kind, rename.old, table)
 
     if connection.vendor == "mysql":
-        for statement, group in mysql_alters(connection, renames, check=True):
-            if any(r.kind == "table" for r in group):
-                run_locked(connection, locks, [statement])
-            else:
-                run_retried(connection, [statement], locks)
+        for number, (statement, group) in enumerate(mysql_alters(connection, renames, check=True)):
+            try:
+                if any(r.kind == "table" for r in group):
+                    run_locked(connection, locks, [statement])
+                else:
+                    run_retried(connection, [statement], locks)
+            except LockTimeout as exc:
+                exc.changed_nothing = number == 0  # the step's first statement did not run
+                raise
             follow_alter(connection, group)
         return
     if connection.vendor == "postgresql" and all(
