@@ -33,7 +33,13 @@ COVERAGE_FILE = str(ROOT / ".coverage")
 
 nox.options.sessions = [*(f"tests-{dj}" for dj in PYTHON_FOR), "lint", "coverage"]
 nox.options.reuse_existing_virtualenvs = True
-nox.options.envdir = str(ROOT / ".venvs" / "nox")
+# The virtualenvs: .venvs/nox in the checkout, or under AUTHTOOLS_VENVS, which .ci/run sets so that
+# the runs of one machine share them across fresh clones (install_once reinstalls only the clone).
+nox.options.envdir = (
+    str(Path(os.environ["AUTHTOOLS_VENVS"]) / "nox")
+    if os.environ.get("AUTHTOOLS_VENVS")
+    else str(ROOT / ".venvs" / "nox")
+)
 
 # The versions whose runs coverage measures (child processes included): the oldest and the
 # newest. authtools has no branch on Django's version (none tests django.VERSION or an import
@@ -47,16 +53,24 @@ COVERAGE_DJANGO = os.environ.get("AUTHTOOLS_COVERAGE_DJANGO", "4.2 6.1").split()
 
 
 def install_once(session: nox.Session, *requirements: str) -> None:
-    """pip install REQUIREMENTS unless this virtualenv already has them for this pyproject.toml."""
-    stamp = Path(session.virtualenv.location) / ".authtools-stamp"
+    """pip install REQUIREMENTS unless this virtualenv already has them for this pyproject.toml.
+    A virtualenv that has them for another checkout (AUTHTOOLS_VENVS) gets this checkout's
+    authtools installed again, editable and without its dependencies."""
+    location = Path(session.virtualenv.location)
+    stamp, checkout = location / ".authtools-stamp", location / ".authtools-checkout"
     want = hashlib.sha1(
         (ROOT / "pyproject.toml").read_bytes() + " ".join(requirements).encode()
     ).hexdigest()
     if stamp.exists() and stamp.read_text() == want:
+        if not checkout.exists() or checkout.read_text() != str(ROOT):
+            session.install("--no-deps", "-e", ".")
+            checkout.write_text(str(ROOT))
         return
+    stamp.unlink(missing_ok=True)  # a run killed while installing leaves none
     session.install("--upgrade", "pip")
     session.install(*requirements)
     stamp.write_text(want)
+    checkout.write_text(str(ROOT))
 
 
 def install_mysqlclient(session: nox.Session) -> None:
