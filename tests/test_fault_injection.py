@@ -72,16 +72,22 @@ def add(self, step):
 
 
 plan_module.Plan.add = add
-original_execute = swap_steps._execute
+original_retried, original_locked = swap_steps.run_retried, swap_steps.run_locked
 
 
-def execute(connection, statements, *args, **kwargs):
+def retried(connection, statements, *args, **kwargs):
     for statement in statements:
         point("statement")
-        original_execute(connection, [statement], *args, **kwargs)
+        original_retried(connection, [statement], *args, **kwargs)
 
 
-swap_steps._execute = execute
+def locked(connection, locks, statements):  # MariaDB: a table rename under LOCK TABLES
+    for statement in statements:
+        point("statement")
+        original_locked(connection, locks, [statement])
+
+
+swap_steps.run_retried, swap_steps.run_locked = retried, locked
 if mode == "count":
     atexit.register(lambda: open(count_file, "w").write(str(len(passed))))
 sys.argv = ["manage.py", *sys.argv[4:]]
