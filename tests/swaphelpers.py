@@ -219,14 +219,19 @@ def fresh_database(project: Project, tmp_path: Path) -> Database:
     return fresh
 
 
-def assert_same_schema_as_fresh_migrate(project: Project, tmp_path: Path) -> None:
-    """An empty database builds from the migrations, with the schema the swap left."""
+def fresh_schema(project: Project, tmp_path: Path) -> dict[str, Any]:
+    """The schema an empty database gets from the project's migrations (the database dropped)."""
     fresh = fresh_database(project, tmp_path)
     try:
         project.ok("migrate", "--no-input", "-v", "0", **fresh_env(project, fresh))
-        built = schema(project, **fresh_env(project, fresh))
+        return schema(project, **fresh_env(project, fresh))
     finally:
         fresh.drop()
+
+
+def assert_same_schema_as_fresh_migrate(project: Project, tmp_path: Path) -> None:
+    """An empty database builds from the migrations, with the schema the swap left."""
+    built = fresh_schema(project, tmp_path)
     swapped = schema(project)
     if project.db.vendor == "mysql":
         built, swapped = mysql_fk_names(built), mysql_fk_names(swapped)

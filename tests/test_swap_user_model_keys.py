@@ -12,8 +12,7 @@ from .swaphelpers import (
     assert_clean,
     assert_same_schema_as_fresh_migrate,
     before_state,
-    fresh_database,
-    fresh_env,
+    fresh_schema,
     relabelled,
     schema,
     snapshot,
@@ -116,12 +115,7 @@ def assert_widened_schema_as_fresh_migrate(
     if project.db.vendor != "sqlite":
         assert_same_schema_as_fresh_migrate(project, tmp_path)
         return
-    fresh = fresh_database(project, tmp_path)
-    try:
-        project.ok("migrate", "--no-input", "-v", "0", **fresh_env(project, fresh))
-        built = schema(project, **fresh_env(project, fresh))
-    finally:
-        fresh.drop()
+    built = fresh_schema(project, tmp_path)
     swapped = schema(project)
     for table in referencing:
         assert ["user_id", "INTEGER", False] in swapped[table]["columns"], table
