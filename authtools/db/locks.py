@@ -62,6 +62,15 @@ class TableLocks(list[str]):
     def longest_wait(self) -> float:
         return max(self.waits, default=0.0)
 
+    @classmethod
+    def of(cls, tables: Iterable[str]) -> TableLocks:
+        """TABLES when they are a TableLocks; else those tables with the default settings."""
+        return tables if isinstance(tables, TableLocks) else cls(tables)
+
+    def say(self, message: str) -> None:
+        if self.log is not None:
+            self.log(message)
+
 
 def backoff(attempt: int) -> float:
     """Seconds to wait before attempt ATTEMPT + 1: 0.5, 1, 2, ... (at most 8)."""
@@ -133,10 +142,8 @@ def lock_tables(database: str, tables: list[str]) -> None:
     connection = connections[database]
     if connection.vendor != "postgresql" or not tables:
         return
-    timeout = float(getattr(tables, "timeout", DEFAULT_LOCK_TIMEOUT))
-    attempts = int(getattr(tables, "attempts", DEFAULT_LOCK_ATTEMPTS))
-    log = getattr(tables, "log", None) or (lambda message: None)
-    waits = getattr(tables, "waits", [])
+    tables = TableLocks.of(tables)
+    timeout, attempts, log, waits = tables.timeout, tables.attempts, tables.say, tables.waits
     present = _existing(connection, list(tables))
     if not present:
         return
@@ -219,10 +226,8 @@ def run_locked(connection: Any, locks: Sequence[str], statements: list[str]) -> 
     to its attempts (then LockTimeout, nothing changed). A statement of the unit that times out
     (the rename waits for readers of the table's definition) unlocks and tries the unit again
     the same way. MySQL (no NOWAIT) waits for the locks instead."""
-    timeout = float(getattr(locks, "timeout", DEFAULT_LOCK_TIMEOUT))
-    attempts = int(getattr(locks, "attempts", DEFAULT_LOCK_ATTEMPTS))
-    log = getattr(locks, "log", None) or (lambda message: None)
-    waits = getattr(locks, "waits", [])
+    locks = TableLocks.of(locks)
+    timeout, attempts, log, waits = locks.timeout, locks.attempts, locks.say, locks.waits
     present = _existing(connection, list(locks))
     if not present:
         with connection.cursor() as cursor:
@@ -286,9 +291,8 @@ def run_retried(connection: Any, statements: list[str], locks: Sequence[str] = (
     """Run STATEMENTS. MySQL/MariaDB (no transaction around DDL): when a statement times out
     waiting for its locks (it did nothing then), STATEMENTS are tried again from the first,
     with backoff, up to the attempts of LOCKS (a ``TableLocks``), saying so."""
-    attempts = int(getattr(locks, "attempts", DEFAULT_LOCK_ATTEMPTS))
-    timeout = float(getattr(locks, "timeout", 5.0))
-    log = getattr(locks, "log", None) or (lambda message: None)
+    locks = TableLocks.of(locks)
+    timeout, attempts, log = locks.timeout, locks.attempts, locks.say
     with connection.cursor() as cursor:
         for attempt in range(1, attempts + 1):
             try:
