@@ -2,7 +2,9 @@
 
 Django fixes the user model at start-up, so every test that changes settings, models or
 migrations works on its own copy of ``testproject/`` and runs ``manage.py`` (or
-``python -m authtools``) in a child process. Database tests take the ``backend`` fixture and run
+``python -m authtools``) in a child process: a fork of a server process that has imported
+Django's modules once, or a real ``python`` start where a fork could not stand for one
+(tests/forkserver.py). Database tests take the ``backend`` fixture and run
 on SQLite, PostgreSQL and MariaDB/MySQL; each gets a fresh database that is dropped afterwards.
 
 A server that does not answer skips its tests with the reason, unless
@@ -18,8 +20,6 @@ import os
 import re
 import shutil
 import sqlite3
-import subprocess
-import sys
 import tempfile
 import textwrap
 import threading
@@ -30,6 +30,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+
+from tests import forkserver
 
 REPO = Path(__file__).resolve().parent.parent
 TESTPROJECT = REPO / "testproject"
@@ -231,17 +233,10 @@ class Project:
     def run(
         self, *args: str, input: str | None = None, env: dict[str, str] | None = None
     ) -> Result:
-        proc = subprocess.run(
-            [sys.executable, *args],
-            cwd=self.path,
-            env=env or self.env(),
-            input=input,
-            stdin=None if input is not None else subprocess.DEVNULL,
-            capture_output=True,
-            text=True,
-            timeout=600,
-        )
-        return Result(proc.stdout, proc.stderr, proc.returncode)
+        # A fork of the tests' server process that imported Django once, or a real process
+        # (tests/forkserver.py says when, and how the fork stands for ``python ARGS``).
+        out, err, code = forkserver.run(list(args), self.path, env or self.env(), input)
+        return Result(out, err, code)
 
     def manage(self, *args: str, input: str | None = None, **env: str) -> Result:
         return self.run("manage.py", *args, input=input, env=self.env(**env) if env else None)

@@ -7,7 +7,6 @@ import atexit
 import re
 import shlex
 import shutil
-import subprocess
 import sys
 import tempfile
 import threading
@@ -15,6 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from tests import forkserver
 from tests.conftest import Database, Project, copy_testproject
 
 PROJECT_ROOT = "/srv/mysite"  # where the examples pretend the project lives
@@ -91,21 +91,17 @@ class Transcript:
         excerpt: Callable[[str], str] | None,
         env: dict[str, str] | None = None,
     ) -> str:
-        # stdout and stderr on one pipe, as a terminal shows them (the children run unbuffered)
-        proc = subprocess.run(
-            [sys.executable, *argv],
-            cwd=self.project.path,
-            env=self.project.env(**(env or {})),
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            text=True,
-            timeout=600,
+        # stdout and stderr in one file, as a terminal shows them (the children run unbuffered)
+        out, _, returncode = forkserver.run(
+            list(argv),
+            self.project.path,
+            self.project.env(**(env or {})),
+            None,
+            merged=True,
         )
-        out = proc.stdout
-        if proc.returncode != code:
+        if returncode != code:
             raise RuntimeError(
-                f"{shlex.join(argv)}: expected exit {code}, got {proc.returncode}:\n{out}"
+                f"{shlex.join(argv)}: expected exit {code}, got {returncode}:\n{out}"
             )
         if not show:
             return out
