@@ -9,6 +9,7 @@ real settings and overrides a few names. The user's settings file is never edite
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import signal
 import subprocess
@@ -27,6 +28,43 @@ _BOOTSTRAP = (
     "import sys; from django.core.management import execute_from_command_line; "
     "execute_from_command_line(['manage.py'] + sys.argv[1:])"
 )
+# Several read-only commands in one fresh process (run_manage_each): each as manage.py runs it
+# (its system checks, "CommandError: ..." on stderr, its exit status), with its own stdout and
+# stderr; connections closed and the content type cache cleared between them, so that each reads
+# the database afresh. The results go to stdout as JSON, after a marker line.
+_EACH_MARKER = "--- authtools results ---"
+_BOOTSTRAP_EACH = """
+import contextlib, io, json, sys, traceback
+import django
+from django.apps import apps
+from django.core.management import ManagementUtility
+from django.db import connections
+
+django.setup()
+results = []
+for argv in json.loads(sys.argv[1]):
+    out, err, code = io.StringIO(), io.StringIO(), 0
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        try:
+            ManagementUtility(["manage.py", *argv]).execute()
+        except SystemExit as exc:
+            if exc.code is None or isinstance(exc.code, int):
+                code = exc.code or 0
+            else:
+                print(exc.code, file=err)
+                code = 1
+        except Exception:
+            traceback.print_exc()
+            code = 1
+    connections.close_all()
+    if apps.is_installed("django.contrib.contenttypes"):
+        from django.contrib.contenttypes.models import ContentType
+
+        ContentType.objects.clear_cache()
+    results.append([out.getvalue(), err.getvalue(), code])
+print(MARKER)
+print(json.dumps(results))
+""".replace("MARKER", repr(_EACH_MARKER))
 
 
 # Who wants to hear about each child process as it starts (the command, at verbosity 1 or 2),
@@ -91,15 +129,12 @@ def settings_source(base_module: str, overrides: Mapping[str, Any]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def run_manage(
-    args: Sequence[str],
-    overrides: Mapping[str, Any] | None = None,
-    *,
-    settings_module: str | None = None,
-    cwd: Path | None = None,
-    input: str | None = None,
-) -> ChildResult:
-    """Run ``manage.py ARGS`` in a child process, with settings OVERRIDES when given."""
+@contextmanager
+def _child_environment(
+    overrides: Mapping[str, Any] | None, settings_module: str | None = None
+) -> Iterator[dict[str, str]]:
+    """The environment of a child process: this one's, with the settings module (generated
+    with OVERRIDES, removed afterwards, when given) and this process's sys.path."""
     base = settings_module or os.environ.get("DJANGO_SETTINGS_MODULE")
     if not base:
         raise RuntimeError("DJANGO_SETTINGS_MODULE is not set")
@@ -114,19 +149,64 @@ def run_manage(
         env["DJANGO_SETTINGS_MODULE"] = module
         env["PYTHONPATH"] = os.pathsep.join(path)
         env["PYTHONDONTWRITEBYTECODE"] = "1"
-        announce(args, overrides)
-        with _parent_signals_end_child():
-            proc = subprocess.run(
-                [sys.executable, "-c", _BOOTSTRAP, *args],
-                cwd=cwd,
-                env=env,
-                input=input,
-                stdin=None if input is not None else subprocess.DEVNULL,
-                capture_output=True,
-                text=True,
-                preexec_fn=_die_with_parent(),
-            )
+        yield env
+
+
+def run_manage(
+    args: Sequence[str],
+    overrides: Mapping[str, Any] | None = None,
+    *,
+    settings_module: str | None = None,
+    cwd: Path | None = None,
+    input: str | None = None,
+) -> ChildResult:
+    """Run ``manage.py ARGS`` in a child process, with settings OVERRIDES when given."""
+    announce(args, overrides)
+    with _child_environment(overrides, settings_module) as env, _parent_signals_end_child():
+        proc = subprocess.run(
+            [sys.executable, "-c", _BOOTSTRAP, *args],
+            cwd=cwd,
+            env=env,
+            input=input,
+            stdin=None if input is not None else subprocess.DEVNULL,
+            capture_output=True,
+            text=True,
+            preexec_fn=_die_with_parent(),
+        )
     return ChildResult(list(args), proc.returncode, proc.stdout, proc.stderr)
+
+
+def run_manage_each(
+    commands: Sequence[Sequence[str]], *, cwd: Path | None = None
+) -> list[ChildResult]:
+    """Run several read-only ``manage.py`` commands one after another in one fresh child process
+    (one Django start instead of one each): each result as from its own ``manage.py`` run. When
+    the child fails before it reports (Django does not start), every command gets its exit
+    status and output."""
+    for args in commands:
+        announce(args, None)
+    with _child_environment(None) as env, _parent_signals_end_child():
+        proc = subprocess.run(
+            [sys.executable, "-c", _BOOTSTRAP_EACH, json.dumps([list(c) for c in commands])],
+            cwd=cwd,
+            env=env,
+            stdin=subprocess.DEVNULL,
+            capture_output=True,
+            text=True,
+            preexec_fn=_die_with_parent(),
+        )
+    _, marker, report = proc.stdout.rpartition(_EACH_MARKER + "\n")
+    try:
+        results = json.loads(report) if marker and proc.returncode == 0 else None
+    except ValueError:
+        results = None
+    if results is None or len(results) != len(commands):
+        code = proc.returncode or 1
+        return [ChildResult(list(a), code, proc.stdout, proc.stderr) for a in commands]
+    return [
+        ChildResult(list(a), code, out, err)
+        for a, (out, err, code) in zip(commands, results, strict=True)
+    ]
 
 
 # --- a child never outlives its parent ---------------------------------------------------------

@@ -1,4 +1,5 @@
-"""The end state proved by Django's own checks and diagnose_user_model, each in a fresh process."""
+"""The end state proved by Django's own checks and diagnose_user_model, run one after another in
+one fresh process (the files and the database as they are now, none of this process's state)."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ from authtools.procedures.reset.spec import OTHER_PROCEDURES, Inspection
 
 
 def verify(ins: Inspection, rt: Runtime) -> list[str]:
-    """Run Django's own checks on the end state, each in a fresh process."""
+    """Run Django's own checks and diagnose_user_model on the end state in a fresh process."""
     db = ["--database", ins.database]
     checks = [
         ("migrate --check", ["migrate", "--check", "--noinput", *db], "unapplied migrations"),
@@ -23,18 +24,18 @@ def verify(ins: Inspection, rt: Runtime) -> list[str]:
         ),
         ("check", ["check", *db], "system check errors"),
     ]
+    diagnose = ["diagnose_user_model", "--format", "json", *db, "--fail-level", "error"]
+    *results, diag = childproc.run_manage_each(
+        [args for _, args, _ in checks] + [diagnose], cwd=ins.root
+    )
     outcomes = []
     failures = []
-    for title, args, meaning in checks:
-        result = childproc.run_manage(args, cwd=ins.root)
+    for (title, _, meaning), result in zip(checks, results, strict=True):
         said = (result.stderr or result.stdout).strip()
         detail = "ok" if result.ok else (last_line(result) if said else meaning)
         outcomes.append({"check": title, "ok": result.ok, "detail": detail})
         if not result.ok:
             failures.append(f"{title}: {detail}")
-    diag = childproc.run_manage(
-        ["diagnose_user_model", "--format", "json", *db, "--fail-level", "error"], cwd=ins.root
-    )
     try:
         findings = [
             f
