@@ -49,37 +49,16 @@ MY = {"host": "127.0.0.1", "port": 3306, "user": "root", "password": ""}
 UNMEASURED = {"COVERAGE_PROCESS_START": ""}
 
 
-# Project.manage_each: each command as manage.py runs it (ManagementUtility, so its system checks,
-# CommandError -> "CommandError: ..." on stderr and its exit status), with stdout and stderr
-# captured apart; connections closed and the content type cache cleared between commands, so
-# that each reads the database afresh. The results go to the file AUTHTOOLS_RESULTS names
-# (stdout is left to what the commands' own child processes may print).
+# Project.manage_each: the commands run one after another in one Django start by run_here, as
+# the migration reset's verification runs them (each as from its own manage.py run); the results
+# go to the file AUTHTOOLS_RESULTS names (stdout is left to what the commands' own child processes
+# may print).
 RUN_COMMANDS = """
-import contextlib, io, json, os, traceback
-from django.contrib.contenttypes.models import ContentType
-from django.core.management import ManagementUtility
-from django.db import connections
+import json, os
+from authtools.procedures.childproc import run_here
 
-results = []
-for argv in {commands}:
-    out, err, code = io.StringIO(), io.StringIO(), 0
-    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
-        try:
-            ManagementUtility(["manage.py", *argv]).execute()
-        except SystemExit as exc:
-            if exc.code is None or isinstance(exc.code, int):
-                code = exc.code or 0
-            else:
-                print(exc.code, file=err)
-                code = 1
-        except BaseException:
-            traceback.print_exc()
-            code = 1
-    connections.close_all()
-    ContentType.objects.clear_cache()
-    results.append([out.getvalue(), err.getvalue(), code])
 with open(os.environ["AUTHTOOLS_RESULTS"], "w") as file:
-    json.dump(results, file)
+    json.dump(run_here({commands}), file)
 """
 
 
@@ -245,8 +224,7 @@ class Project:
         """Run several manage.py commands one after another in one Django start (see
         RUN_COMMANDS): each gets its own stdout, stderr and exit status, as from its own
         ``manage.py`` run. For read-only commands whose results do not depend on a fresh
-        process; a start of Django costs about half a second of CPU (a second more under
-        coverage's subprocess measurement on a busy machine)."""
+        process; each start of Django costs CPU (tests/forkserver.py gives figures)."""
         fd, results = tempfile.mkstemp(prefix="authtools-results-", suffix=".json")
         os.close(fd)
         try:

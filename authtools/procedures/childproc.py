@@ -9,6 +9,7 @@ real settings and overrides a few names. The user's settings file is never edite
 from __future__ import annotations
 
 import contextlib
+import io
 import json
 import os
 import signal
@@ -16,6 +17,7 @@ import subprocess
 import sys
 import tempfile
 import threading
+import traceback
 import uuid
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -28,43 +30,14 @@ _BOOTSTRAP = (
     "import sys; from django.core.management import execute_from_command_line; "
     "execute_from_command_line(['manage.py'] + sys.argv[1:])"
 )
-# Several read-only commands in one fresh process (run_manage_each): each as manage.py runs it
-# (its system checks, "CommandError: ..." on stderr, its exit status), with its own stdout and
-# stderr; connections closed and the content type cache cleared between them, so that each reads
-# the database afresh. The results go to stdout as JSON, after a marker line.
+# The child of run_manage_each: run_here, its results as JSON on stdout after a marker line.
 _EACH_MARKER = "--- authtools results ---"
-_BOOTSTRAP_EACH = """
-import contextlib, io, json, sys, traceback
-import django
-from django.apps import apps
-from django.core.management import ManagementUtility
-from django.db import connections
-
-django.setup()
-results = []
-for argv in json.loads(sys.argv[1]):
-    out, err, code = io.StringIO(), io.StringIO(), 0
-    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
-        try:
-            ManagementUtility(["manage.py", *argv]).execute()
-        except SystemExit as exc:
-            if exc.code is None or isinstance(exc.code, int):
-                code = exc.code or 0
-            else:
-                print(exc.code, file=err)
-                code = 1
-        except Exception:
-            traceback.print_exc()
-            code = 1
-    connections.close_all()
-    if apps.is_installed("django.contrib.contenttypes"):
-        from django.contrib.contenttypes.models import ContentType
-
-        ContentType.objects.clear_cache()
-    results.append([out.getvalue(), err.getvalue(), code])
-print(MARKER)
-print(json.dumps(results))
-""".replace("MARKER", repr(_EACH_MARKER))
+_BOOTSTRAP_EACH = (
+    "import json, sys; import django; django.setup(); "
+    "from authtools.procedures.childproc import run_here; "
+    f"results = run_here(json.loads(sys.argv[1])); print({_EACH_MARKER!r}); "
+    "print(json.dumps(results))"
+)
 
 
 # Who wants to hear about each child process as it starts (the command, at verbosity 1 or 2),
@@ -207,6 +180,39 @@ def run_manage_each(
         ChildResult(list(a), code, out, err)
         for a, (out, err, code) in zip(commands, results, strict=True)
     ]
+
+
+def run_here(commands: Sequence[Sequence[str]]) -> list[tuple[str, str, int]]:
+    """Run COMMANDS one after another in this process (Django set up), each as ``manage.py``
+    runs it (its system checks, "CommandError: ..." on stderr, its exit status): (stdout,
+    stderr, exit status) of each. Connections are closed and the content type cache cleared
+    between them, so that each reads the database afresh."""
+    from django.apps import apps
+    from django.core.management import ManagementUtility
+    from django.db import connections
+
+    results = []
+    for argv in commands:
+        out, err, code = io.StringIO(), io.StringIO(), 0
+        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+            try:
+                ManagementUtility(["manage.py", *argv]).execute()
+            except SystemExit as exc:
+                if exc.code is None or isinstance(exc.code, int):
+                    code = exc.code or 0
+                else:
+                    print(exc.code, file=err)
+                    code = 1
+            except Exception:
+                traceback.print_exc()
+                code = 1
+        connections.close_all()
+        if apps.is_installed("django.contrib.contenttypes"):
+            from django.contrib.contenttypes.models import ContentType
+
+            ContentType.objects.clear_cache()
+        results.append((out.getvalue(), err.getvalue(), code))
+    return results
 
 
 # --- a child never outlives its parent ---------------------------------------------------------
