@@ -45,9 +45,10 @@ nox.options.envdir = (
 # newest. authtools has no branch on Django's version (none tests django.VERSION or an import
 # that only some versions have); what differs between versions is Django's own behaviour, which
 # these two bracket. Measuring a process costs it about a third more CPU (0.3 of 0.9 s for a
-# manage.py start; the swap phases, fields and scaffold tests took 156 CPU-s measured against
-# 111 unmeasured; Django 6.1, load ~6) and the suite starts 1,811 Python processes per version
-# (6.1), so 5.2 and 6.0 run the same tests unmeasured. The combined figure is that of 4.2 and 6.1;
+# real manage.py start, measured before the tests forked their commands from tests/forkserver.py;
+# the swap phases, fields and scaffold tests took 156 CPU-s measured against 111 unmeasured;
+# Django 6.1, load ~6) and the suite starts about 1,700 Python processes per version, so 5.2 and
+# 6.0 run the same tests unmeasured. The combined figure is that of 4.2 and 6.1;
 # AUTHTOOLS_COVERAGE_DJANGO="4.2 5.2 6.0 6.1" measures every version.
 COVERAGE_DJANGO = os.environ.get("AUTHTOOLS_COVERAGE_DJANGO", "4.2 6.1").split()
 

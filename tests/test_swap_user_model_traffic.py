@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import queue
+import re
 import subprocess
 import sys
 import threading
@@ -142,7 +143,14 @@ def test_swap_under_traffic_no_deadlock_no_row_lost(db_project: Project, tmp_pat
         reports = stop_workers(tmp_path, workers)
     assert run.code == 0, str(run)
     assert "Done; verified." in run.out
-    assert run.out.count("Longest lock wait: ") == 1, run.out
+    # One set of locks on PostgreSQL, more on MariaDB (the renames, each many-to-many table),
+    # with any retries on top.
+    [wait] = [line for line in run.out.splitlines() if line.startswith("Longest lock wait: ")]
+    fewest = 1 if project.db.vendor == "postgresql" else 3
+    requests = int(
+        re.fullmatch(r"Longest lock wait: \d+\.\d\d s \((\d+) lock requests?\)\.", wait)[1]
+    )
+    assert requests >= fewest, wait
     assert run.out.splitlines()[-2] == (
         "Now: restart the app processes (they still read 'auth_user', which is "
         "'accounts_user' from now on)."

@@ -285,10 +285,12 @@ class Command(Conventions, ProcedureCommand):
             self.stdout.write(f"Content type of the old user model: {describe_counts(counts)}.")
         locks = getattr(getattr(self, "plan", None), "lock_tables", None)
         if isinstance(locks, swap.TableLocks) and locks.waits:
-            attempts = len(locks.waits)
+            # Each request for a set of locks, retries included (MariaDB takes one set for the
+            # renames and one for each many-to-many table's ALTER).
+            requests = len(locks.waits)
             self.stdout.write(
-                f"Longest lock wait: {locks.longest_wait:.2f} s ({attempts} "
-                f"attempt{'s' if attempts > 1 else ''})."
+                f"Longest lock wait: {locks.longest_wait:.2f} s ({requests} lock "
+                f"request{'s' if requests > 1 else ''})."
             )
         super().render_result(result)
         spec = getattr(getattr(self, "plan", None), "data", {}).get("spec")
