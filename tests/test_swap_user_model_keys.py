@@ -133,14 +133,26 @@ def test_bigautofield_project_refused_then_kept_32_bit(db_project: Project, tmp_
     refused = project.manage("swap_user_model", "--from", "auth.User", "--noinput")
     assert refused.code == 1, str(refused)
     cmd = "python manage.py swap_user_model --from auth.User"
-    assert refused.err == (
-        "CommandError: Refused: accounts.User's primary key would be a BigAutoField "
-        f"({NEW_TYPE[vendor]!r}) but auth_user.id is {OLD_TYPE[vendor]!r} (auth.User's "
-        f"AutoField, 32-bit): keep the 32-bit key with `{cmd} --write-model` (adds "
-        "`id = models.AutoField(primary_key=True)` to accounts.User in models.py, shown as a diff "
-        f"first), or widen it with `{cmd} --widen-keys` (rewrites auth_user and the 5 table(s) "
-        "whose foreign keys point at it). Nothing was changed.\n"
+    write_model = (
+        f"`{cmd} --write-model` (adds `id = models.AutoField(primary_key=True)` to accounts.User "
+        "in models.py, shown as a diff first)"
     )
+    if vendor == "sqlite":  # one storage for both: the message does not speak of bits
+        assert refused.err == (
+            "CommandError: Refused: accounts.User's primary key would be a BigAutoField but "
+            "auth_user.id is auth.User's AutoField (SQLite stores both in 64 bits; the models "
+            f"and migrations differ): keep the AutoField key with {write_model}, or widen it "
+            f"with `{cmd} --widen-keys` (rebuilds auth_user; the foreign keys pointing at it "
+            "stay as they are). Nothing was changed.\n"
+        )
+    else:
+        assert refused.err == (
+            "CommandError: Refused: accounts.User's primary key would be a BigAutoField "
+            f"({NEW_TYPE[vendor]!r}) but auth_user.id is {OLD_TYPE[vendor]!r} (auth.User's "
+            f"AutoField, 32-bit): keep the 32-bit key with {write_model}, or widen it with "
+            f"`{cmd} --widen-keys` (rewrites auth_user and the 5 table(s) whose foreign keys "
+            "point at it). Nothing was changed.\n"
+        )
     assert project.read("accounts/models.py") == MODEL
 
     dry = project.manage("swap_user_model", "--from", "auth.User", "--write-model", "--dry-run")

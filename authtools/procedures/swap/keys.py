@@ -195,14 +195,14 @@ class KeyWidthRefused(SwapRefused):
     """The new model's key is wider than the old one and no route was chosen. ``str()`` names
     the two commands that work; ``command`` is the command line they extend."""
 
-    def __init__(self, reason: str, write_model: str, widen: str) -> None:
-        self.reason, self.write_model, self.widen = reason, write_model, widen
+    def __init__(self, reason: str, write_model: str, widen: str, kept: str = "32-bit") -> None:
+        self.reason, self.write_model, self.widen, self.kept = reason, write_model, widen, kept
         self.command = "python manage.py swap_user_model"
         super().__init__(reason)
 
     def __str__(self) -> str:
         return (
-            f"{self.reason}: keep the 32-bit key with `{self.command} --write-model` "
+            f"{self.reason}: keep the {self.kept} key with `{self.command} --write-model` "
             f"({self.write_model}), or widen it with `{self.command} --widen-keys` ({self.widen})"
         )
 
@@ -241,6 +241,15 @@ def key_route(
             if edit is not None
             else f"declare `{pk.name} = models.{old_class}(primary_key=True)` on {label(new)}"
         )
+        if connection.vendor == "sqlite":  # the same 64-bit storage: the models differ
+            raise KeyWidthRefused(
+                f"{label(new)}'s primary key would be a {kind} but {old_table}.{column} is "
+                f"{label(old)}'s {old_class} (SQLite stores both in 64 bits; the models and "
+                "migrations differ)",
+                where,
+                f"rebuilds {old_table}; the foreign keys pointing at it stay as they are",
+                kept=old_class,
+            )
         raise KeyWidthRefused(
             f"{label(new)}'s primary key would be a {kind} "
             f"({pk.rel_db_type(connection)!r}) but {old_table}.{column} is {db_type!r} "
