@@ -214,7 +214,9 @@ class Project:
     ) -> Result:
         # A fork of the tests' server process that imported Django once, or a real process
         # (tests/forkserver.py says when, and how the fork stands for ``python ARGS``).
-        out, err, code = forkserver.run(list(args), self.path, env or self.env(), input)
+        out, err, code = forkserver.run(
+            forkserver.Command(list(args), self.path, env or self.env(), input)
+        )
         return Result(out, err, code)
 
     def manage(self, *args: str, input: str | None = None, **env: str) -> Result:

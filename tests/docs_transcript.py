@@ -93,11 +93,9 @@ class Transcript:
     ) -> str:
         # stdout and stderr in one file, as a terminal shows them (the children run unbuffered)
         out, _, returncode = forkserver.run(
-            list(argv),
-            self.project.path,
-            self.project.env(**(env or {})),
-            None,
-            merged=True,
+            forkserver.Command(
+                list(argv), self.project.path, self.project.env(**(env or {})), merged=True
+            )
         )
         if returncode != code:
             raise RuntimeError(

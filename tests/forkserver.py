@@ -42,6 +42,7 @@ import tempfile
 import threading
 import types
 from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
 
 # Imported once by the server: modules of Django, its contrib apps and django-extensions that
@@ -188,6 +189,19 @@ def _is_ours(filename: str) -> bool:
 
 
 # --- the client (in the test process) --------------------------------------------------------
+@dataclass(frozen=True)
+class Command:
+    """``python ARGS`` in CWD with ENV and INPUT on stdin. MERGED: stderr goes to stdout (one
+    file, as a terminal shows them), and "" is returned for it."""
+
+    args: list[str]
+    cwd: Path
+    env: Mapping[str, str]
+    input: str | None = None
+    timeout: float = 600
+    merged: bool = False
+
+
 class ForkServer:
     def __init__(self) -> None:
         self._lock = threading.Lock()
@@ -220,16 +234,9 @@ class ForkServer:
             return set(python) <= set(PYTHON_VARS)
         return python == {k: v for k, v in self._env.items() if k.startswith("PYTHON")}
 
-    def run(
-        self,
-        args: list[str],
-        cwd: Path,
-        env: Mapping[str, str],
-        input: str | None,
-        timeout: float,
-        merged: bool = False,
-    ) -> tuple[str, str, int] | None:
-        """``python ARGS`` in CWD with ENV; None when it must run as a real process."""
+    def run(self, command: Command) -> tuple[str, str, int] | None:
+        """COMMAND in a fork of the server; None when it must run as a real process."""
+        args, env = command.args, command.env
         runnable = args and (args[0] == "-m" or not args[0].startswith("-"))
         if not (ENABLED and runnable and self.usable_for(env)):
             return None
@@ -240,19 +247,12 @@ class ForkServer:
                 self._start(env)
                 if not self.usable_for(env):
                     return None
-            return self._run(args, cwd, env, input, timeout, merged)
+            return self._run(command)
         finally:
             self._lock.release()
 
-    def _run(
-        self,
-        args: list[str],
-        cwd: Path,
-        env: Mapping[str, str],
-        input: str | None,
-        timeout: float,
-        merged: bool,
-    ) -> tuple[str, str, int]:
+    def _run(self, command: Command) -> tuple[str, str, int]:
+        args, input, timeout, merged = command.args, command.input, command.timeout, command.merged
         assert self._sock is not None
         encoding = locale.getpreferredencoding(False)
         with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
@@ -265,7 +265,7 @@ class ForkServer:
                 os.write(write_end, data)
                 os.close(write_end)
             try:
-                request = {"args": args, "cwd": str(cwd), "env": dict(env)}
+                request = {"args": args, "cwd": str(command.cwd), "env": dict(command.env)}
                 socket.send_fds(
                     self._sock,
                     [json.dumps(request).encode()],
@@ -295,40 +295,25 @@ class ForkServer:
 SERVER = ForkServer()
 
 
-def run(
-    args: list[str],
-    cwd: Path,
-    env: Mapping[str, str],
-    input: str | None,
-    timeout: float = 600,
-    merged: bool = False,
-) -> tuple[str, str, int]:
-    """``python ARGS`` in CWD with ENV and INPUT on stdin: (stdout, stderr, exit status), from a
-    fork of the server when it can stand for a real start, else from a real process. MERGED:
-    stderr goes to stdout (one file, as a terminal shows them), and "" is returned for it."""
-    forked = SERVER.run(args, cwd, env, input, timeout, merged)
-    return forked if forked is not None else real(args, cwd, env, input, timeout, merged)
+def run(command: Command) -> tuple[str, str, int]:
+    """(stdout, stderr, exit status) of COMMAND, from a fork of the server when it can stand for
+    a real start, else from a real process."""
+    forked = SERVER.run(command)
+    return forked if forked is not None else real(command)
 
 
-def real(
-    args: list[str],
-    cwd: Path,
-    env: Mapping[str, str],
-    input: str | None,
-    timeout: float = 600,
-    merged: bool = False,
-) -> tuple[str, str, int]:
-    """``python ARGS`` as a real process."""
+def real(command: Command) -> tuple[str, str, int]:
+    """(stdout, stderr, exit status) of COMMAND run as a real process."""
     proc = subprocess.run(
-        [sys.executable, *args],
-        cwd=cwd,
-        env=dict(env),
-        input=input,
-        stdin=None if input is not None else subprocess.DEVNULL,
+        [sys.executable, *command.args],
+        cwd=command.cwd,
+        env=dict(command.env),
+        input=command.input,
+        stdin=None if command.input is not None else subprocess.DEVNULL,
         stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT if merged else subprocess.PIPE,
+        stderr=subprocess.STDOUT if command.merged else subprocess.PIPE,
         text=True,
-        timeout=timeout,
+        timeout=command.timeout,
     )
     return proc.stdout, proc.stderr or "", proc.returncode
 

@@ -46,10 +46,10 @@ def both(
     project: Project, *args: str, input: str | None = None, **env: str
 ) -> tuple[tuple[str, str, int], tuple[str, str, int]]:
     """(forked, real) results of ``python ARGS`` in the project."""
-    environment = project.env(**env)
-    forked = forkserver.SERVER.run(list(args), project.path, environment, input, 120)
+    command = forkserver.Command(list(args), project.path, project.env(**env), input, 120)
+    forked = forkserver.SERVER.run(command)
     assert forked is not None, "the fork server did not take the command"
-    return forked, forkserver.real(list(args), project.path, environment, input, 120)
+    return forked, forkserver.real(command)
 
 
 @pytest.mark.parametrize(
@@ -95,9 +95,10 @@ def test_stdout_and_stderr_in_one_file_keep_their_order(project: Project) -> Non
     """How tests/docs_transcript.py runs commands: both streams in one file, as a terminal
     shows them."""
     project.write("probe.py", PROBE)
-    env = project.env()
-    forked = forkserver.SERVER.run(["probe.py", "crash"], project.path, env, None, 120, True)
-    real = forkserver.real(["probe.py", "crash"], project.path, env, None, 120, True)
+    command = forkserver.Command(["probe.py", "crash"], project.path, project.env(), merged=True)
+    forked = forkserver.SERVER.run(command)
+    assert forked is not None, "the fork server did not take the command"
+    real = forkserver.real(command)
     assert forked == real
     assert real[0].splitlines()[1:3] == ["to stderr", "Traceback (most recent call last):"]
     assert real[1:] == ("", 1)
@@ -108,7 +109,8 @@ def test_a_changed_python_start_runs_a_real_process(project: Project, tmp_path: 
     forked from the server (it shows in the process's parent)."""
     project.write("parent.py", "import os; print(os.getppid())")
     path = os.pathsep.join([str(tmp_path), os.environ.get("PYTHONPATH", "")])
-    out, err, code = forkserver.run(["parent.py"], project.path, project.env(PYTHONPATH=path), None)
+    command = forkserver.Command(["parent.py"], project.path, project.env(PYTHONPATH=path))
+    out, err, code = forkserver.run(command)
     assert (int(out), err, code) == (os.getpid(), "", 0)
-    out, err, code = forkserver.run(["parent.py"], project.path, project.env(), None)
+    out, err, code = forkserver.run(forkserver.Command(["parent.py"], project.path, project.env()))
     assert (err, code) == ("", 0) and int(out) != os.getpid()
