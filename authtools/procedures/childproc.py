@@ -125,6 +125,23 @@ def _child_environment(
         yield env
 
 
+def _python(
+    args: list[str], env: dict[str, str], cwd: Path | None, input: str | None = None
+) -> subprocess.CompletedProcess[str]:
+    """``python ARGS`` as a child that ends with this process, its output captured."""
+    with _parent_signals_end_child():
+        return subprocess.run(
+            [sys.executable, *args],
+            cwd=cwd,
+            env=env,
+            input=input,
+            stdin=None if input is not None else subprocess.DEVNULL,
+            capture_output=True,
+            text=True,
+            preexec_fn=_die_with_parent(),
+        )
+
+
 def run_manage(
     args: Sequence[str],
     overrides: Mapping[str, Any] | None = None,
@@ -135,17 +152,8 @@ def run_manage(
 ) -> ChildResult:
     """Run ``manage.py ARGS`` in a child process, with settings OVERRIDES when given."""
     announce(args, overrides)
-    with _child_environment(overrides, settings_module) as env, _parent_signals_end_child():
-        proc = subprocess.run(
-            [sys.executable, "-c", _BOOTSTRAP, *args],
-            cwd=cwd,
-            env=env,
-            input=input,
-            stdin=None if input is not None else subprocess.DEVNULL,
-            capture_output=True,
-            text=True,
-            preexec_fn=_die_with_parent(),
-        )
+    with _child_environment(overrides, settings_module) as env:
+        proc = _python(["-c", _BOOTSTRAP, *args], env, cwd, input)
     return ChildResult(list(args), proc.returncode, proc.stdout, proc.stderr)
 
 
@@ -158,16 +166,8 @@ def run_manage_each(
     status and output."""
     for args in commands:
         announce(args, None)
-    with _child_environment(None) as env, _parent_signals_end_child():
-        proc = subprocess.run(
-            [sys.executable, "-c", _BOOTSTRAP_EACH, json.dumps([list(c) for c in commands])],
-            cwd=cwd,
-            env=env,
-            stdin=subprocess.DEVNULL,
-            capture_output=True,
-            text=True,
-            preexec_fn=_die_with_parent(),
-        )
+    with _child_environment(None) as env:
+        proc = _python(["-c", _BOOTSTRAP_EACH, json.dumps([list(c) for c in commands])], env, cwd)
     _, marker, report = proc.stdout.rpartition(_EACH_MARKER + "\n")
     try:
         results = json.loads(report) if marker and proc.returncode == 0 else None
