@@ -231,7 +231,7 @@ def one_run(db: Database, project: Path, root: Path, options: argparse.Namespace
         "WHERE u.id IS NULL",
     )
     done = sum(r.get("done", 0) for r in reports)
-    attempts = re.search(r"Longest lock wait: ([\d.]+) s \((\d+) attempt", swap["out"])
+    waited = re.search(r"Longest lock wait: ([\d.]+) s \((\d+) lock request", swap["out"])
     # (the server's messages: PostgreSQL "deadlock detected", MariaDB "Deadlock found")
     said = (swap["out"] + swap["err"]).lower()
     swap_deadlocks = said.count("deadlock detected") + said.count("deadlock found")
@@ -241,8 +241,8 @@ def one_run(db: Database, project: Path, root: Path, options: argparse.Namespace
         "swap_wall": swap["wall"],
         "swap_cpu": swap["cpu"],
         "swap_db": swap["db"],
-        "lock_wait": float(attempts.group(1)) if attempts else None,
-        "lock_attempts": int(attempts.group(2)) if attempts else None,
+        "lock_wait": float(waited.group(1)) if waited else None,
+        "lock_requests": int(waited.group(2)) if waited else None,
         "requests": done,
         "after_swap": sum(r.get("after_swap", 0) for r in reports),
         "met_rename": sum(r.get("renamed", 0) for r in reports),
@@ -317,7 +317,7 @@ def main(argv: list[str] | None = None) -> int:
                         f"{vendor} run {number}: swap exit {r['swap_code']}"
                         f"{' (verified)' if r['verified'] else ''}, wall {r['swap_wall']:.2f} s, "
                         f"cpu {r['swap_cpu']:.2f} s, db {r['swap_db'] * 1000:.0f} ms, longest "
-                        f"lock wait {r['lock_wait']} s ({r['lock_attempts']} attempts); "
+                        f"lock wait {r['lock_wait']} s ({r['lock_requests']} lock requests); "
                         f"requests {r['requests']} ({r['after_swap']} after the swap, "
                         f"{r['met_rename']} met the rename and were sent again); deadlocks "
                         f"{r['deadlocks']}, failed {r['failed']}, longest request "

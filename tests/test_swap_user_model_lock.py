@@ -8,6 +8,7 @@ to read django_migrations from a second connection with a short lock_timeout, as
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -89,10 +90,17 @@ def test_a_concurrent_reader_of_the_history_waits_for_the_swap(
         "--noinput",
         "--backup-dir",
         str(tmp_path / "backup"),
+        "--format",
+        "json",
     )
     assert run.code == 0, str(run)
     assert report.read_text() == "waited"
-    assert "Done; verified." in run.out
+    # --format json: the result as data, with the lock figures the text prints as a sentence.
+    result = json.loads(run.out)["result"]
+    assert result["verified"] is True
+    assert result["failures"] == []
+    assert result["lock_requests"] == 1  # PostgreSQL takes every lock in one request
+    assert 0 <= result["longest_lock_wait"] < 5
     # Once the swap has committed, the history is readable and records the new app.
     assert project.db.query("SELECT name FROM django_migrations WHERE app = 'accounts'") == [
         ("0001_initial",)

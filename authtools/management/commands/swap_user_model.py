@@ -178,7 +178,7 @@ class Command(Conventions, ProcedureCommand):
         if isinstance(locks, swap.TableLocks) and locks.waits:
             return {
                 "longest_lock_wait": round(locks.longest_wait, 3),
-                "lock_attempts": len(locks.waits),
+                "lock_requests": len(locks.waits),
             }
         return {}
 
