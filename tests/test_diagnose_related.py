@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from .conftest import Project
-from .helpers import diagnose_db
+from .helpers import diagnose_db, findings_of
 
 # 40 users; profiles for 28 of them, created the way sign-up code does.
 USERS_AND_SOME_PROFILES = """
@@ -80,3 +82,65 @@ def test_users_without_their_profile(db_project: Project) -> None:
     # The table drifts from the model (a renamed column): no traceback, nothing to count.
     db_project.db.query("ALTER TABLE profiles_profile RENAME COLUMN user_id TO owner_id")
     assert related_findings(db_project)[1] == []
+
+
+# An installed app outside the project whose model creates its row when first needed, as
+# Wagtail's UserProfile.get_for_user does (wagtail/users/models.py).
+LAZY_MODELS = """from django.conf import settings
+from django.db import models
+
+
+class Preferences(models.Model):
+    user = models.OneToOneField(settings.AUTH_USER_MODEL, on_delete=models.CASCADE)
+    language = models.CharField(max_length=10, blank=True)
+
+    @classmethod
+    def get_for_user(cls, user):
+        return cls.objects.get_or_create(user=user)[0]
+"""
+
+
+def test_a_row_created_when_first_needed_is_optional(project: Project, tmp_path: Path) -> None:
+    """Users without the row of a third-party app that creates it on first use: info (I702)
+    naming where, not a warning whose hint says to create the rows."""
+    site = tmp_path / "site"
+    for rel, text in {
+        "lazyprefs/__init__.py": "",
+        "lazyprefs/models.py": LAZY_MODELS,
+        "lazyprefs/migrations/__init__.py": "",
+    }.items():
+        (site / rel).parent.mkdir(parents=True, exist_ok=True)
+        (site / rel).write_text(text)
+    settings = project.read("testproject/settings.py")
+    project.write(
+        "testproject/settings.py",
+        settings.replace('    "profiles",\n', '    "profiles",\n    "lazyprefs",\n'),
+    )
+    env = {"PYTHONPATH": str(site)}
+    project.ok("makemigrations", "lazyprefs", "-v", "0", **env)
+    project.ok("migrate", "--no-input", "-v", "0", **env)
+    project.ok(
+        "shell",
+        "-c",
+        "from accounts.models import User; from profiles.models import Profile\n"
+        "for i in range(3): Profile.objects.create(user=User.objects.create(username=f'u{i}'))",
+        **env,
+    )
+    result = project.manage(
+        "diagnose_user_model", "--format", "json", "--fail-level", "warning", **env
+    )
+    assert result.code == 0, str(result)
+    assert findings_of(result, "related-objects") == [
+        {
+            "id": "authtools.I702",
+            "severity": "info",
+            "cause": "related-objects",
+            "message": "3 of 3 users have no lazyprefs.Preferences, an optional relation: the "
+            "code creates it when first needed (lazyprefs/models.py:11).",
+            "hint": "Nothing to do; do not create rows for them, as a row may change what the "
+            "code does for a user (a Preferences that exists is taken as set up).",
+            "location": {"table": "lazyprefs_preferences"},
+            "fix_command": None,
+            "because": None,
+        }
+    ]

@@ -279,8 +279,8 @@ CATALOG: dict[str, Spec] = {
     "authtools.I702": Spec(
         "info",
         "related-objects",
-        "Users without the row of an optional one-to-one relation (absence handled in code, or "
-        "listed in AUTHTOOLS['OPTIONAL_RELATIONS']).",
+        "Users without the row of an optional one-to-one relation (absence handled in code, the "
+        "row created when first needed, or listed in AUTHTOOLS['OPTIONAL_RELATIONS']).",
         "None: nothing to do.",
     ),
 }

@@ -5,8 +5,10 @@ A relation whose absence is expected is info (I702), not a warning: one the proj
 ``AUTHTOOLS = {"OPTIONAL_RELATIONS": ["otp.Device.user"]}``, or one whose absence its code
 handles (``hasattr(user, "device")``, ``getattr(user, "device", None)``, ``try: ... user.device
 ... except (Device.DoesNotExist | ObjectDoesNotExist | RelatedObjectDoesNotExist)``,
-``Device.objects.filter(user=...).first()``), found with ast in the project's own files, and only
-for relations with missing rows.
+``Device.objects.filter(user=...).first()``) or creates the row when it is first needed
+(``Device.objects.get_or_create(user=...)``, as Wagtail's ``UserProfile.get_for_user`` does),
+found with ast in the project's own files and in the file that defines the related model (a
+third-party app's models.py), and only for relations with missing rows.
 
 One query in all: the number of users and, for each relation, how many have no row (NOT EXISTS).
 """
@@ -14,8 +16,11 @@ One query in all: the number of users and, for each relation, how many have no r
 from __future__ import annotations
 
 import ast
+import inspect
+import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from authtools.diagnosis import catalog
@@ -120,20 +125,72 @@ def optional_relations() -> set[str]:
 _ABSENCE = ("DoesNotExist", "ObjectDoesNotExist", "RelatedObjectDoesNotExist")
 
 
-def handled_in_code(ctx: Context, relation: OneToOne) -> FileLocation | None:
-    """Where the project's own code handles a missing row of RELATION, or None."""
+def handled_in_code(ctx: Context, relation: OneToOne) -> tuple[FileLocation, str] | None:
+    """Where the project's own code, or the module that defines RELATION's model, handles a
+    missing row of RELATION, and how ("handles its absence", "creates it when first needed"),
+    or None."""
     accessor = relation.accessor
     model_name = relation.model._meta.object_name
-    for path in iter_python_files(ctx.project_root):
-        if "migrations" in path.parts:
-            continue
+    paths = [p for p in iter_python_files(ctx.project_root) if "migrations" not in p.parts]
+    defined_in = _model_file(relation.model)
+    if defined_in is not None and defined_in not in paths:
+        paths.append(defined_in)
+    for path in paths:
         tree = parse_file(path)
-        if tree is None:
-            continue
-        for node in ast.walk(tree):
-            if _handles(node, accessor, model_name, relation.field.name):
-                return FileLocation(ctx.display_path(path), getattr(node, "lineno", 1))
+        node = None if tree is None else _handling(tree, accessor, model_name, relation.field.name)
+        if node is not None:
+            how = (
+                "creates it when first needed"
+                if isinstance(node, ast.Call) and _lazily_creates(node, relation.field.name)
+                else "handles its absence"
+            )
+            return FileLocation(_shown(ctx, path), getattr(node, "lineno", 1)), how
     return None
+
+
+def _handling(tree: ast.AST, accessor: str | None, model_name: str, field: str) -> ast.AST | None:
+    """The first node of TREE that handles a missing row, or creates it when first needed in the
+    model's own methods (``cls.objects.get_or_create(user=...)``)."""
+    for node in ast.walk(tree):
+        if _handles(node, accessor, model_name, field):
+            return node
+        if isinstance(node, ast.ClassDef) and node.name == model_name:
+            for inner in ast.walk(node):
+                if isinstance(inner, ast.Call) and _lazily_creates(inner, field):
+                    manager = ast.unparse(inner.func)
+                    if manager.startswith(("cls.", "self.__class__.", "type(self).")):
+                        return inner
+    return None
+
+
+def _lazily_creates(node: ast.Call, field: str) -> bool:
+    """A call of get_or_create or update_or_create with a lookup on FIELD."""
+    return (
+        isinstance(node.func, ast.Attribute)
+        and node.func.attr in ("get_or_create", "update_or_create")
+        and any(_names_field(k.arg or "", field) for k in node.keywords)
+    )
+
+
+def _model_file(model: Any) -> Path | None:
+    """The source file that defines MODEL's class, if there is one."""
+    try:
+        file = inspect.getsourcefile(model)
+    except TypeError:
+        return None
+    return Path(file) if file else None
+
+
+def _shown(ctx: Context, path: Path) -> str:
+    """PATH as a finding shows it: relative to the project, or to the folder on sys.path that
+    holds it (an installed app: 'wagtail/users/models.py')."""
+    if ctx.is_project_file(path):
+        return ctx.display_path(path)
+    resolved = path.resolve()
+    for entry in sorted((Path(p).resolve() for p in sys.path if p), key=lambda p: -len(p.parts)):
+        if resolved.is_relative_to(entry):
+            return resolved.relative_to(entry).as_posix()
+    return str(path)
 
 
 def _handles(node: ast.AST, accessor: str | None, model_name: str, field: str) -> bool:
@@ -152,6 +209,8 @@ def _handles(node: ast.AST, accessor: str | None, model_name: str, field: str) -
             for n in ast.walk(stmt)
         ):
             return True
+    if isinstance(node, ast.Call) and _lazily_creates(node, field):
+        return ast.unparse(node.func).startswith(f"{model_name}.")  # Profile.objects.get_or_...
     if (
         isinstance(node, ast.Call)
         and isinstance(node.func, ast.Attribute)
@@ -160,21 +219,28 @@ def _handles(node: ast.AST, accessor: str | None, model_name: str, field: str) -
     ):
         text = ast.unparse(node.func.value)
         keywords = [k.arg or "" for k in getattr(node.func.value, "keywords", [])]
-        return text.startswith(f"{model_name}.") and any(
-            k == field or k.startswith(f"{field}__") or k == f"{field}_id" for k in keywords
-        )
+        return text.startswith(f"{model_name}.") and any(_names_field(k, field) for k in keywords)
     return False
 
 
+def _names_field(keyword: str, field: str) -> bool:
+    """A lookup keyword on FIELD: 'user', 'user_id', 'user__pk'."""
+    return keyword == field or keyword == f"{field}_id" or keyword.startswith(f"{field}__")
+
+
 def _optional(
-    user_model: Any, relation: OneToOne, missing: int, total: int, handled: FileLocation | None
+    user_model: Any,
+    relation: OneToOne,
+    missing: int,
+    total: int,
+    handled: tuple[FileLocation, str] | None,
 ) -> Finding:
     opts = relation.model._meta
     users = str(user_model._meta.verbose_name_plural)
     have = "has" if missing == 1 else "have"
     label = f"{opts.label}.{relation.field.name}"
     why = (
-        f"the code handles its absence ({handled})"
+        f"the code {handled[1]} ({handled[0]})"
         if handled
         else f"AUTHTOOLS['OPTIONAL_RELATIONS'] lists {label}"
     )
