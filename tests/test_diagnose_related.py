@@ -136,7 +136,7 @@ def test_a_row_created_when_first_needed_is_optional(project: Project, tmp_path:
             "severity": "info",
             "cause": "related-objects",
             "message": "3 of 3 users have no lazyprefs.Preferences, an optional relation: the "
-            "code creates it when first needed (lazyprefs/models.py:11).",
+            f"code creates it when first needed ({site / 'lazyprefs/models.py'}:11).",
             "hint": "Nothing to do; do not create rows for them, as a row may change what the "
             "code does for a user (a Preferences that exists is taken as set up).",
             "location": {"table": "lazyprefs_preferences"},

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import ast
 import inspect
-import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -144,7 +143,7 @@ def handled_in_code(ctx: Context, relation: OneToOne) -> tuple[FileLocation, str
                 if isinstance(node, ast.Call) and _lazily_creates(node, relation.field.name)
                 else "handles its absence"
             )
-            return FileLocation(_shown(ctx, path), getattr(node, "lineno", 1)), how
+            return FileLocation(ctx.display_path(path), getattr(node, "lineno", 1)), how
     return None
 
 
@@ -179,18 +178,6 @@ def _model_file(model: Any) -> Path | None:
     except TypeError:
         return None
     return Path(file) if file else None
-
-
-def _shown(ctx: Context, path: Path) -> str:
-    """PATH as a finding shows it: relative to the project, or to the folder on sys.path that
-    holds it (an installed app: 'wagtail/users/models.py')."""
-    if ctx.is_project_file(path):
-        return ctx.display_path(path)
-    resolved = path.resolve()
-    for entry in sorted((Path(p).resolve() for p in sys.path if p), key=lambda p: -len(p.parts)):
-        if resolved.is_relative_to(entry):
-            return resolved.relative_to(entry).as_posix()
-    return str(path)
 
 
 def _handles(node: ast.AST, accessor: str | None, model_name: str, field: str) -> bool:
