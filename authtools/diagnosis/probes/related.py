@@ -16,14 +16,12 @@ One query in all: the number of users and, for each relation, how many have no r
 from __future__ import annotations
 
 import ast
-import inspect
 from collections.abc import Iterator
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 from authtools.diagnosis import catalog
-from authtools.diagnosis.context import Context, iter_python_files, parse_file
+from authtools.diagnosis.context import Context, iter_python_files, module_file, parse_file
 from authtools.diagnosis.probes.database import connection_error
 from authtools.diagnosis.report import FileLocation, Finding, TableLocation
 
@@ -131,34 +129,36 @@ def handled_in_code(ctx: Context, relation: OneToOne) -> tuple[FileLocation, str
     accessor = relation.accessor
     model_name = relation.model._meta.object_name
     paths = [p for p in iter_python_files(ctx.project_root) if "migrations" not in p.parts]
-    defined_in = _model_file(relation.model)
+    defined_in = module_file(relation.model.__module__)
     if defined_in is not None and defined_in not in paths:
         paths.append(defined_in)
     for path in paths:
         tree = parse_file(path)
-        node = None if tree is None else _handling(tree, accessor, model_name, relation.field.name)
-        if node is not None:
-            how = (
-                "creates it when first needed"
-                if isinstance(node, ast.Call) and _lazily_creates(node, relation.field.name)
-                else "handles its absence"
-            )
+        found = None if tree is None else _handling(tree, accessor, model_name, relation.field.name)
+        if found is not None:
+            node, how = found
             return FileLocation(ctx.display_path(path), getattr(node, "lineno", 1)), how
     return None
 
 
-def _handling(tree: ast.AST, accessor: str | None, model_name: str, field: str) -> ast.AST | None:
-    """The first node of TREE that handles a missing row, or creates it when first needed in the
-    model's own methods (``cls.objects.get_or_create(user=...)``)."""
+_CREATES, _HANDLES = "creates it when first needed", "handles its absence"
+
+
+def _handling(
+    tree: ast.AST, accessor: str | None, model_name: str, field: str
+) -> tuple[ast.AST, str] | None:
+    """The first node of TREE that handles a missing row or creates it when first needed (also
+    in the model's own methods: ``cls.objects.get_or_create(user=...)``), and which it does."""
     for node in ast.walk(tree):
         if _handles(node, accessor, model_name, field):
-            return node
+            lazy = isinstance(node, ast.Call) and _lazily_creates(node, field)
+            return node, _CREATES if lazy else _HANDLES
         if isinstance(node, ast.ClassDef) and node.name == model_name:
             for inner in ast.walk(node):
                 if isinstance(inner, ast.Call) and _lazily_creates(inner, field):
                     manager = ast.unparse(inner.func)
                     if manager.startswith(("cls.", "self.__class__.", "type(self).")):
-                        return inner
+                        return inner, _CREATES
     return None
 
 
@@ -169,15 +169,6 @@ def _lazily_creates(node: ast.Call, field: str) -> bool:
         and node.func.attr in ("get_or_create", "update_or_create")
         and any(_names_field(k.arg or "", field) for k in node.keywords)
     )
-
-
-def _model_file(model: Any) -> Path | None:
-    """The source file that defines MODEL's class, if there is one."""
-    try:
-        file = inspect.getsourcefile(model)
-    except TypeError:
-        return None
-    return Path(file) if file else None
 
 
 def _handles(node: ast.AST, accessor: str | None, model_name: str, field: str) -> bool:
