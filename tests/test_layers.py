@@ -46,6 +46,7 @@ ORDER: dict[str, list[str]] = {
         "snapshot",  # one snapshot per run: pinned, followed through renames
         "catalog",  # foreign and primary keys from the snapshot
         "names",  # Django's generated names, read back (the table they were made under)
+        "fresh",  # what a fresh migrate of a model builds (Django's schema editor, collecting)
         "schema",  # DDL, one function per backend difference
         "locks",  # the tables a transaction locks, in order
     ],

@@ -35,11 +35,11 @@ class User(AbstractUser):
 """
 
 
-def started_on_users_app(project: Project) -> None:
+def started_on_users_app(project: Project, models: str = USERS_MODELS) -> None:
     """A project that started on a custom users.User, migrated and used."""
     project.write("users/__init__.py", "")
     project.write("users/apps.py", USERS_APPS)
-    project.write("users/models.py", USERS_MODELS)
+    project.write("users/models.py", models)
     project.write("users/migrations/__init__.py", "")
     add_app(project, "users")
     project.set_setting("AUTH_USER_MODEL", '"users.User"')
@@ -91,3 +91,36 @@ def test_swap_between_custom_models_and_back_to_auth_user(
     assert_clean(project)
     assert login(project, "alice", "alice-pass-1") == str(expected["users"][0][0])
     assert_same_schema_as_fresh_migrate(project, tmp_path)
+
+
+WITH_SHOE_SIZE = """from django.contrib.auth.models import AbstractUser
+from django.db import models
+
+
+class User(AbstractUser):
+    shoe_size = models.PositiveSmallIntegerField(null=True)
+"""
+
+
+def test_a_check_constraint_of_a_column_follows_its_table(
+    db_project: Project, tmp_path: Path
+) -> None:
+    """A PositiveSmallIntegerField has a check constraint, which PostgreSQL names after the
+    table ('users_user_shoe_size_check'): the swap renames it as a fresh migrate names it, and
+    the verification, which compares with what Django's schema editor builds, agrees."""
+    project = db_project
+    started_on_users_app(project, WITH_SHOE_SIZE)
+    project.write("accounts/models.py", WITH_SHOE_SIZE)
+    project.set_setting("AUTH_USER_MODEL", '"accounts.User"')
+    project.ok("makemigrations", "accounts", "-v", "0", "--skip-checks")
+    run = project.manage("swap_user_model", "--from", "users.User", "--noinput")
+    assert run.code == 0, str(run)
+    assert "Done; verified." in run.out
+    remove_app(project, "users")
+    assert_same_schema_as_fresh_migrate(project, tmp_path)
+    if project.db.vendor == "postgresql":
+        checks = project.db.query(
+            "SELECT conname FROM pg_constraint WHERE contype = 'c' "
+            "AND conrelid = 'accounts_user'::regclass"
+        )
+        assert checks == [("accounts_user_shoe_size_check",)]

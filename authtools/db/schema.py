@@ -298,6 +298,8 @@ def _django_names(
             continue
         else:
             new = _index_name(connection, editor, name, info, table, new_table, cols, new_cols)
+            if info.kind == "check":
+                kind = "constraint"  # no index behind it: ALTER TABLE ... RENAME CONSTRAINT
         if new is not None and new != name:
             renames.append(Rename(kind, new_table, name, new, tuple(new_cols), info.unique))
     if vendor == "postgresql" and only_foreign_keys_to is None:
@@ -321,7 +323,8 @@ def _index_name(
     new_cols: list[str],
 ) -> str | None:
     """The name a fresh migrate gives index or constraint NAME of NEW_TABLE, if Django (or
-    PostgreSQL, for a primary key or a unique column) generated it; None otherwise."""
+    PostgreSQL, for a primary key, a unique column or a column's check) generated it; None
+    otherwise."""
     if connection.vendor == "postgresql":
         if info.kind == "primary" and pg_auto_name_of(name, table, None, "pkey"):
             return pg_object_name(new_table, None, "pkey")
@@ -331,6 +334,12 @@ def _index_name(
             and pg_auto_name_of(name, table, cols[0], "key")
         ):
             return pg_object_name(new_table, new_cols[0], "key")
+        if (
+            info.kind == "check"
+            and len(cols) == 1
+            and pg_auto_name_of(name, table, cols[0], "check")
+        ):  # a column's own check (PositiveIntegerField): <table>_<column>_check
+            return pg_object_name(new_table, new_cols[0], "check")
     made = generated_name(connection, name, cols, table)
     if made is not None and made[2] in ("", "_like", "_uniq"):
         return str(editor._create_index_name(new_table, new_cols, suffix=made[2]))

@@ -5,8 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 from authtools.db.catalog import ForeignKey, foreign_keys
+from authtools.db.fresh import Built, built
 from authtools.db.schema import leftover_names, next_key_follows
-from authtools.db.snapshot import Snapshot, refresh
+from authtools.db.snapshot import Constraint, Snapshot, refresh
 from authtools.procedures.swap.spec import SwapSpec
 
 
@@ -44,7 +45,10 @@ def verify(spec: SwapSpec) -> list[str]:
     ]
     if dangling:
         failures.append(f"foreign keys point at no column: {', '.join(dangling)}")
-    failures += _fresh_migrate_differences(connection, spec, snap)
+    from django.db.migrations.loader import MigrationLoader
+
+    loader = MigrationLoader(None)  # the migration files only, read once for both checks
+    failures += _fresh_migrate_differences(connection, spec, snap, loader)
     if connection.vendor == "sqlite":
         broken = _sqlite_broken_rows(connection, spec, fks)
         if broken:
@@ -64,19 +68,18 @@ def verify(spec: SwapSpec) -> list[str]:
                 .exists()
             ):
                 failures.append(f"content type {s.data['new']!r} is missing")
-    failures += _history_failures(connection, spec)
+    failures += _history_failures(connection, spec, loader)
     return failures
 
 
-def _history_failures(connection: Any, spec: SwapSpec) -> list[str]:
+def _history_failures(connection: Any, spec: SwapSpec, loader: Any) -> list[str]:
     """The migration history read once: consistent (Django's check_consistent_history, which
-    would read it a second time, given the rows) and holding the swap's migrations."""
+    would read it a second time, given the rows) and holding the swap's migrations. LOADER has
+    read the files only: the rows are the ones read here."""
     from django.db.migrations.exceptions import InconsistentMigrationHistory
-    from django.db.migrations.loader import MigrationLoader
     from django.db.migrations.recorder import MigrationRecorder
 
     recorded = MigrationRecorder(connection).applied_migrations()
-    loader = MigrationLoader(None)  # the files only: the rows are the ones just read
     failures = []
     try:
         _check_consistent(loader, recorded, connection.alias)
@@ -139,7 +142,9 @@ def _sqlite_broken_rows(
     return None
 
 
-def _fresh_migrate_differences(connection: Any, spec: SwapSpec, snap: Snapshot) -> list[str]:
+def _fresh_migrate_differences(
+    connection: Any, spec: SwapSpec, snap: Snapshot, loader: Any
+) -> list[str]:
     """Where the schema the swap left differs from what a fresh migrate of the new models
     builds: the columns of the user table and its many-to-many tables, where each foreign key
     to them (and of them) points, and the names the backend can rename. Computed from the
@@ -195,15 +200,104 @@ def _fresh_migrate_differences(connection: Any, spec: SwapSpec, snap: Snapshot) 
                     f"migrate points it at {target[0]}.{target[1]}"
                 )
     created = [r["new"] for s in spec.steps for r in s.renames if r.get("kind") == "table"]
-    # The many-to-many tables are built by the new app's migrations: checked as created when the
-    # swap renamed them, else (phase 2: Django's AlterModelTable moved them) named as it left them.
+    # The tables the swap renamed are built by the new app's migrations: each index and
+    # constraint Django's schema editor builds for the new models must be there. Their names
+    # are Django's too when one CreateModel builds the model; after later migrations (an
+    # AlterField names what it adds otherwise: '<table>_<column>_<hash>_uniq', '..._fk'), they
+    # are the names the swap gives. Not when the swap renamed no table (phase 2: Django's
+    # AlterModelTable moved them, and left the names as they were).
+    one_step = _built_in_one_step(loader, model)
+    failures += _built_differences(connection, snap, model, set(created), names=one_step)
     others = sorted({t for t, _ in spec.referencing} - set(spec.renamed_tables.values()))
-    for r in leftover_names(connection, snap, created, others, spec.old_table, spec.new_table):
+    left = leftover_names(
+        connection, snap, [] if one_step else created, others, spec.old_table, spec.new_table
+    )
+    for r in left:
         failures.append(
             f"{r.kind} {r.old!r} of {r.table!r} keeps an old name (a fresh migrate names it "
             f"{r.new!r})"
         )
     return failures
+
+
+def _built_in_one_step(loader: Any, model: Any) -> bool:
+    """Whether the migrations of MODEL's app build it with one CreateModel and change its
+    schema in no later operation (options and managers aside): then a fresh migrate names its
+    indexes and constraints as ``create_model`` does."""
+    from django.db.migrations.operations import (
+        AlterModelManagers,
+        AlterModelOptions,
+        CreateModel,
+    )
+    from django.db.migrations.operations.models import ModelOperation
+
+    app_label, name = model._meta.app_label, model._meta.model_name
+    ops = [
+        op
+        for key, migration in loader.graph.nodes.items()
+        if key[0] == app_label
+        for op in migration.operations
+        if getattr(op, "model_name_lower", None) == name
+        or (isinstance(op, ModelOperation) and op.name_lower == name)
+    ]
+    ops = [op for op in ops if not isinstance(op, AlterModelOptions | AlterModelManagers)]
+    return len(ops) == 1 and isinstance(ops[0], CreateModel)
+
+
+def _built_differences(
+    connection: Any, snap: Snapshot, model: Any, created: set[str], *, names: bool
+) -> list[str]:
+    """Each index and constraint a fresh migrate of MODEL builds on a table in CREATED that the
+    table lacks (matched by columns, uniqueness and reference, never by name), and with NAMES,
+    each one it holds under another name where the backend can rename it (not SQLite's
+    indexes, not MySQL's foreign keys)."""
+    vendor = connection.vendor
+    expected = [b for b in built(connection, model) if b.table in created]
+    claimed = {b.name for b in expected}
+    failures = []
+    for b in expected:
+        same: list[Any] = (
+            [s for s in snap.sequences_of(b.table) if (s.column or "id") == b.columns[0]]
+            if b.kind == "sequence"
+            else [c for c in snap.constraints_of(b.table).values() if _same_shape(b, c)]
+        )
+        if not same:
+            made = f" ({b.name!r})" if b.name else ""
+            failures.append(
+                f"{b.describe()} is missing (a fresh migrate of {model._meta.label} builds "
+                f"it{made})"
+            )
+            continue
+        if not names or vendor == "sqlite" or (vendor == "mysql" and b.kind == "foreign"):
+            continue  # names kept (see kept_names and the plan's note)
+        if any(c.name == b.name for c in same):
+            continue
+        # The one that no other expected object claims, when several have this shape.
+        old = next((c.name for c in same if c.name not in claimed), same[0].name)
+        kind = (
+            b.kind
+            if b.kind in ("index", "sequence")
+            else "index"
+            if vendor == "mysql"
+            else "constraint"
+        )
+        failures.append(
+            f"{kind} {old!r} of {b.table!r} keeps an old name (a fresh migrate names it {b.name!r})"
+        )
+    return failures
+
+
+def _same_shape(b: Built, c: Constraint) -> bool:
+    if c.columns != b.columns:
+        return False
+    if b.kind == "foreign":
+        return c.kind == "foreign" and (c.ref_table, c.ref_columns[:1]) == (
+            b.ref[0] if b.ref else None,
+            (b.ref[1],) if b.ref else (),
+        )
+    if b.kind in ("primary", "check"):
+        return c.kind == b.kind
+    return c.kind not in ("primary", "foreign", "check") and c.unique == b.unique
 
 
 def _expected_foreign_keys(
