@@ -6,10 +6,11 @@ of them current for a whole run; ``authtools.db.catalog`` and ``authtools.db.sch
 it.
 
 Names follow each backend's catalog: SQLite's primary key is ``__primary__`` and its foreign
-keys ``fk_<column>`` (SQLite names neither). CHECK constraints are read on PostgreSQL only (no
-procedure renames one; SQLite keeps them only in the CREATE TABLE text, MariaDB in a view that
-costs a query of its own). On MySQL/MariaDB an index and the foreign key it serves share one
-name: the snapshot holds the foreign key.
+keys ``fk_<column>`` (SQLite names neither). CHECK constraints are read on PostgreSQL only (the
+one backend where a column's check is named after its table, and renamed with it; SQLite keeps
+them only in the CREATE TABLE text, MariaDB in a view that costs a query of its own). On
+MySQL/MariaDB an index and the foreign key it serves share one name: the snapshot holds the
+foreign key; the snapshot also holds each table's storage engine there.
 """
 
 from __future__ import annotations
@@ -51,6 +52,8 @@ class Snapshot:
     sequences: dict[str, Sequence] = field(default_factory=dict)  # name -> sequence
     # table -> Django's TableInfo type: 't' table, 'v' view, 'p' partition (PostgreSQL)
     kinds: dict[str, str] = field(default_factory=dict)
+    # table -> storage engine (MySQL/MariaDB only): what Django's schema editor asks per foreign key
+    engines: dict[str, str] = field(default_factory=dict)
     # Renames applied in place inside a transaction that has not committed yet.
     pending: bool = False
 
@@ -79,6 +82,8 @@ class Snapshot:
         if kind == "table":
             self.columns[new] = self.columns.pop(old, {})
             self.kinds[new] = self.kinds.pop(old, "t")
+            if old in self.engines:
+                self.engines[new] = self.engines.pop(old)
             self.constraints[new] = {
                 n: replace(c, table=new) for n, c in self.constraints.pop(old, {}).items()
             }
@@ -231,9 +236,9 @@ SELECT TABLE_NAME, COLUMN_NAME, COLUMN_TYPE FROM information_schema.COLUMNS
 WHERE TABLE_SCHEMA = DATABASE() ORDER BY TABLE_NAME, ORDINAL_POSITION
 """
 
-_MYSQL_VIEWS = """
-SELECT TABLE_NAME FROM information_schema.TABLES
-WHERE TABLE_SCHEMA = DATABASE() AND TABLE_TYPE = 'VIEW'
+_MYSQL_TABLES = """
+SELECT TABLE_NAME, TABLE_TYPE, ENGINE FROM information_schema.TABLES
+WHERE TABLE_SCHEMA = DATABASE()
 """
 
 _MYSQL_INDEXES = """
@@ -254,9 +259,12 @@ def _read_mysql(cursor: Any, snap: Snapshot) -> None:
     for table, column, type_ in cursor.fetchall():
         snap.columns.setdefault(table, {})[column] = type_
         snap.kinds[table] = "t"
-    cursor.execute(_MYSQL_VIEWS)
-    for (view,) in cursor.fetchall():
-        snap.kinds[view] = "v"
+    cursor.execute(_MYSQL_TABLES)
+    for table, table_type, engine in cursor.fetchall():
+        if table_type == "VIEW":
+            snap.kinds[table] = "v"
+        elif engine:
+            snap.engines[table] = engine
     cursor.execute(_MYSQL_INDEXES)
     indexes: dict[tuple[str, str], tuple[bool, list[str]]] = {}
     for table, name, non_unique, column in cursor.fetchall():
