@@ -46,17 +46,16 @@ class Built:
         return where
 
 
-def built(connection: Any, model: Any, engines: dict[str, str] | None = None) -> list[Built]:
+def built(connection: Any, model: Any) -> list[Built]:
     """Every index and constraint a fresh migrate of MODEL builds, with those of its
     auto-created many-to-many tables (``create_model`` builds them too), in Django's order.
 
     Only what can be checked against the catalog snapshot: primary keys, unique columns and
     (PostgreSQL) single-column check constraints and the sequences of automatic primary keys,
     which the backend names itself, then the indexes, unique constraints and foreign keys
-    Django names. A functional index counts by the columns its expressions name.
-
-    ENGINES (MySQL/MariaDB: each table's storage engine, from the catalog snapshot) answer what
-    Django's schema editor would otherwise ask the database once per foreign key."""
+    Django names. A functional index counts by the columns its expressions name. On
+    MySQL/MariaDB the schema editor asks each foreign key's table for its storage engine: inside
+    ``snapshot.pinned`` the snapshot answers."""
     # Never entered: on SQLite entering and leaving checks every foreign key of the database.
     editor = connection.schema_editor(collect_sql=True)
     editor.deferred_sql = []  # what __enter__ would set
@@ -68,18 +67,7 @@ def built(connection: Any, model: Any, engines: dict[str, str] | None = None) ->
     out: list[Built] = []
     for m in models:
         out += _inline(connection, m)
-    introspection = connection.introspection
-    if engines:
-        asked = introspection.get_storage_engine
-
-        def get_storage_engine(cursor: Any, table_name: str) -> str:
-            return engines.get(table_name) or asked(cursor, table_name)
-
-        introspection.get_storage_engine = get_storage_engine
-    try:
-        editor.create_model(model)  # CREATE TABLE collected; indexes and keys deferred
-    finally:
-        introspection.__dict__.pop("get_storage_engine", None)
+    editor.create_model(model)  # CREATE TABLE collected; indexes and keys deferred
     for statement in editor.deferred_sql:
         entry = _from_statement(editor, statement)
         if entry is not None:

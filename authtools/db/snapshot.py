@@ -5,7 +5,8 @@ renames authtools itself runs through ``schema.rename_sql`` are applied to it as
 any other DDL on the connection makes it read again, and so does a transaction that ended
 without committing them. While pinned, Django's own ``connection.introspection.table_names()``
 (the migration recorder's ``has_table``, the loader) answers from the snapshot too, when one is
-current: no catalog query either. Outside, ``current(connection)`` reads a new one each time.
+current: no catalog query either; so does MySQL's ``get_storage_engine()``, which Django's schema
+editor asks once per foreign key. Outside, ``current(connection)`` reads a new one each time.
 """
 
 from __future__ import annotations
@@ -95,6 +96,16 @@ def pinned(connection: Any) -> Iterator[None]:
             )
 
         introspection.table_names = table_names
+        asked = getattr(introspection, "get_storage_engine", None)
+        if asked is not None:  # MySQL/MariaDB: Django's schema editor asks it per foreign key
+
+            def get_storage_engine(cursor: Any, table_name: str) -> str:
+                if pin.stale and pin.snapshot is None:
+                    return str(asked(cursor, table_name))
+                engine = current(connection).engines.get(table_name)
+                return engine if engine else str(asked(cursor, table_name))
+
+            introspection.get_storage_engine = get_storage_engine
     try:
         yield
     finally:
@@ -103,6 +114,7 @@ def pinned(connection: Any) -> Iterator[None]:
             if pin in connection.execute_wrappers:  # (an unbalanced execute_wrapper() may pop it)
                 connection.execute_wrappers.remove(pin)
             connection.introspection.__dict__.pop("table_names", None)
+            connection.introspection.__dict__.pop("get_storage_engine", None)
             pin.snapshot = None
             pin.stale = False
             pin.expected.clear()

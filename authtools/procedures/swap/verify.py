@@ -252,7 +252,7 @@ def _built_differences(
     each one it holds under another name where the backend can rename it (not SQLite's
     indexes, not MySQL's foreign keys)."""
     vendor = connection.vendor
-    expected = [b for b in built(connection, model, snap.engines) if b.table in created]
+    expected = [b for b in built(connection, model) if b.table in created]
     claimed = {b.name for b in expected}
     failures = []
     for b in expected:
