@@ -107,6 +107,23 @@ print(json.dumps(out, sort_keys=True, default=str))
 """
 
 
+VERIFY = """
+import json, os
+from authtools.procedures.swap.spec import SwapSpec
+from authtools.procedures.swap.verify import verify
+spec = SwapSpec.from_dict(json.load(open(os.environ["SWAP_SPEC"])))
+print(json.dumps(verify(spec)))
+"""
+
+
+def verified(project: Project, spec: str | Path) -> list[str]:
+    """What the swap's verification says now of the swap whose spec is SPEC (a backup's
+    swap-spec.json): one line a difference, none when the end state is complete."""
+    out = project.ok("shell", "-v", "0", "-c", VERIFY, SWAP_SPEC=str(spec)).out
+    failures: list[str] = json.loads(out)
+    return failures
+
+
 def before_state(project: Project) -> None:
     """The project on auth.User, migrated and used."""
     project.set_setting("AUTH_USER_MODEL", '"auth.User"')

@@ -16,6 +16,7 @@ from .swaphelpers import (
     relabelled,
     remove_app,
     snapshot,
+    verified,
     write_new_model,
 )
 
@@ -124,3 +125,45 @@ def test_a_check_constraint_of_a_column_follows_its_table(
             "AND conrelid = 'accounts_user'::regclass"
         )
         assert checks == [("accounts_user_shoe_size_check",)]
+
+
+WITH_DECLARED_NAMES = """from django.contrib.auth.models import AbstractUser
+from django.db import models
+
+
+class User(AbstractUser):
+    class Meta:
+        indexes = [models.Index(fields=["last_name"], name="%(app_label)s_user_last_name")]
+        constraints = [
+            models.UniqueConstraint(fields=["email"], name="%(app_label)s_user_email_unique")
+        ]
+"""
+
+
+def test_names_the_model_declares_are_kept_and_what_they_name_is_verified(
+    db_project: Project, tmp_path: Path
+) -> None:
+    """Meta.indexes and Meta.constraints named after the app: the swap keeps their names (the
+    model names them, not Django), so the verification compares them by their columns only.
+    Dropped afterwards, the index is reported missing."""
+    project = db_project
+    started_on_users_app(project, WITH_DECLARED_NAMES)
+    project.write("accounts/models.py", WITH_DECLARED_NAMES)
+    project.set_setting("AUTH_USER_MODEL", '"accounts.User"')
+    project.ok("makemigrations", "accounts", "-v", "0", "--skip-checks")
+    backups = tmp_path / "backups"
+    run = project.manage(
+        "swap_user_model", "--from", "users.User", "--noinput", "--backup-dir", str(backups)
+    )
+    assert run.code == 0, str(run)
+    assert "Done; verified." in run.out
+    [folder] = [p for p in backups.iterdir() if p.is_dir()]
+    spec = folder / "swap-spec.json"
+    assert verified(project, spec) == []
+    q = "`" if project.db.vendor == "mysql" else '"'
+    on = " ON accounts_user" if project.db.vendor == "mysql" else ""
+    project.db.query(f"DROP INDEX {q}users_user_last_name{q}{on}")
+    assert verified(project, spec) == [
+        "index on accounts_user(last_name) is missing (a fresh migrate of accounts.User builds "
+        "it ('accounts_user_last_name'))"
+    ]

@@ -9,7 +9,7 @@ rename, shows as a difference.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from authtools.db.names import pg_object_name
@@ -24,6 +24,8 @@ class Built:
     columns: tuple[str, ...]
     name: str
     ref: tuple[str, str] | None = None  # a foreign key's (table, column)
+    # Named in the model's Meta.indexes or Meta.constraints, not by Django or the backend.
+    declared: bool = False
 
     @property
     def unique(self) -> bool:
@@ -53,7 +55,9 @@ def built(connection: Any, model: Any) -> list[Built]:
     Only what can be checked against the catalog snapshot: primary keys, unique columns and
     (PostgreSQL) single-column check constraints and the sequences of automatic primary keys,
     which the backend names itself, then the indexes, unique constraints and foreign keys
-    Django names. A functional index counts by the columns its expressions name. On
+    Django names, and the plain unique constraints of ``Meta.constraints``. Those of
+    ``Meta.indexes`` and ``Meta.constraints`` are ``declared``: the model names them, not
+    Django. A functional index counts by the columns its expressions name. On
     MySQL/MariaDB the schema editor asks each foreign key's table for its storage engine: inside
     ``snapshot.pinned`` the snapshot answers."""
     # Never entered: on SQLite entering and leaving checks every foreign key of the database.
@@ -68,15 +72,17 @@ def built(connection: Any, model: Any) -> list[Built]:
     for m in models:
         out += _inline(connection, m)
     editor.create_model(model)  # CREATE TABLE collected; indexes and keys deferred
+    declared = {i.name for m in models for i in (*m._meta.indexes, *m._meta.constraints)}
     for statement in editor.deferred_sql:
         entry = _from_statement(editor, statement)
         if entry is not None:
-            out.append(entry)
+            out.append(replace(entry, declared=entry.name in declared))
     return out
 
 
 def _inline(connection: Any, model: Any) -> list[Built]:
     """What the CREATE TABLE statement itself declares, named by the backend."""
+    from django.db.models import UniqueConstraint
     from django.db.models.fields import AutoFieldMixin
 
     vendor = connection.vendor
@@ -97,6 +103,18 @@ def _inline(connection: Any, model: Any) -> list[Built]:
             out.append(Built(table, "unique", (column,), name.get(vendor, "")))
         if vendor == "postgresql" and field.db_check(connection):
             out.append(Built(table, "check", (column,), pg_object_name(table, column, "check")))
+    for constraint in model._meta.constraints:
+        # A plain UniqueConstraint goes into CREATE TABLE; the others are deferred statements.
+        if (
+            isinstance(constraint, UniqueConstraint)
+            and constraint.fields
+            and not constraint.condition
+            and not constraint.expressions
+            and not any(getattr(constraint, a, None) for a in ("include", "opclasses"))
+            and getattr(constraint, "nulls_distinct", None) is None
+        ):
+            cols = tuple(model._meta.get_field(f).column for f in constraint.fields)
+            out.append(Built(table, "unique", cols, str(constraint.name), declared=True))
     return out
 
 

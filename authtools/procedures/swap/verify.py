@@ -250,7 +250,8 @@ def _built_differences(
     """Each index and constraint a fresh migrate of MODEL builds on a table in CREATED that the
     table lacks (matched by columns, uniqueness and reference, never by name), and with NAMES,
     each one it holds under another name where the backend can rename it (not SQLite's
-    indexes, not MySQL's foreign keys)."""
+    indexes, not MySQL's foreign keys) and Django or the backend named it (the names of
+    Meta.indexes and Meta.constraints are the model's, and the swap keeps them)."""
     vendor = connection.vendor
     expected = [b for b in built(connection, model) if b.table in created]
     claimed = {b.name for b in expected}
@@ -270,6 +271,8 @@ def _built_differences(
             continue
         if not names or vendor == "sqlite" or (vendor == "mysql" and b.kind == "foreign"):
             continue  # names kept (see kept_names and the plan's note)
+        if b.declared:
+            continue  # the model's own names (Meta.indexes, Meta.constraints): kept as they are
         if any(c.name == b.name for c in same):
             continue
         # The one that no other expected object claims, when several have this shape.
