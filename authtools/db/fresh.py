@@ -57,7 +57,7 @@ def built(connection: Any, model: Any) -> list[Built]:
     which the backend names itself, then the indexes, unique constraints and foreign keys
     Django names, and the plain unique constraints of ``Meta.constraints``. Those of
     ``Meta.indexes`` and ``Meta.constraints`` are ``declared``: the model names them, not
-    Django. A functional index counts by the columns its expressions name. On
+    Django. Functional indexes are left out (the snapshot does not read expressions). On
     MySQL/MariaDB the schema editor asks each foreign key's table for its storage engine: inside
     ``snapshot.pinned`` the snapshot answers."""
     # Never entered: on SQLite entering and leaving checks every foreign key of the database.
@@ -120,12 +120,17 @@ def _inline(connection: Any, model: Any) -> list[Built]:
 
 def _from_statement(editor: Any, statement: Any) -> Built | None:
     """The index, unique constraint or foreign key a deferred statement of ``create_model``
-    creates (None for any other statement, and for one naming no table or columns)."""
+    creates (None for any other statement, for one naming no table or columns, and for a
+    functional index)."""
+    from django.db.backends.ddl_references import Expressions
+
     parts = getattr(statement, "parts", None)
     if not parts or "name" not in parts or "table" not in parts:
         return None
     table = getattr(parts["table"], "table", None)
     columns = parts.get("columns", parts.get("column"))
+    if isinstance(columns, Expressions):
+        return None  # a functional index: the catalog snapshot does not read expressions
     cols = tuple(getattr(columns, "columns", ()) or ())
     if table is None or not cols:
         return None

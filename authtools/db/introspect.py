@@ -346,7 +346,9 @@ def _read_sqlite(cursor: Any, snap: Snapshot) -> None:
     cursor.execute(_SQLITE_INDEXES)
     indexes: dict[tuple[str, str], tuple[bool, str, list[str]]] = {}
     for table, name, unique, origin, column in cursor.fetchall():
-        indexes.setdefault((table, name), (bool(unique), origin, []))[2].append(column)
+        listed = indexes.setdefault((table, name), (bool(unique), origin, []))[2]
+        if column is not None:  # an expression has no column name: left out, as on PostgreSQL
+            listed.append(column)
     for (table, name), (unique, origin, cols) in indexes.items():
         if origin == "pk":
             continue  # the primary key, above

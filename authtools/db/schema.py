@@ -276,6 +276,8 @@ def _django_names(
         if vendor == "sqlite" and info.kind == "primary":
             continue
         cols = list(info.columns)
+        if not cols:
+            continue  # an index on expressions only: its name is the model's, never generated
         new_cols = [columns.get(c, c) for c in cols]
         new: str | None = None
         kind: ObjectKind = "index"
