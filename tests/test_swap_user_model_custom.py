@@ -94,24 +94,38 @@ def test_swap_between_custom_models_and_back_to_auth_user(
     assert_same_schema_as_fresh_migrate(project, tmp_path)
 
 
-WITH_SHOE_SIZE = """from django.contrib.auth.models import AbstractUser
+RICH = """from django.contrib.auth.models import AbstractUser
 from django.db import models
 
 
 class User(AbstractUser):
+    team = models.ForeignKey("auth.Group", null=True, on_delete=models.SET_NULL, related_name="+")
+    loose = models.ForeignKey(
+        "auth.Group", null=True, on_delete=models.SET_NULL, db_constraint=False, related_name="+"
+    )
+    badge = models.OneToOneField(
+        "auth.Group", null=True, on_delete=models.SET_NULL, related_name="+"
+    )
     shoe_size = models.PositiveSmallIntegerField(null=True)
+    code = models.CharField(max_length=10, db_index=True, blank=True)
+    teams = models.ManyToManyField("auth.Group", related_name="+")
+
+    class Meta:
+        unique_together = [("username", "code")]
 """
 
 
-def test_a_check_constraint_of_a_column_follows_its_table(
+def test_a_model_with_its_own_keys_indexes_and_checks_swaps_as_migrate_builds_it(
     db_project: Project, tmp_path: Path
 ) -> None:
-    """A PositiveSmallIntegerField has a check constraint, which PostgreSQL names after the
-    table ('users_user_shoe_size_check'): the swap renames it as a fresh migrate names it, and
-    the verification, which compares with what Django's schema editor builds, agrees."""
+    """A custom model with foreign keys of its own (one without a constraint), a one-to-one, a
+    PositiveSmallIntegerField (whose check constraint PostgreSQL names after the table:
+    'users_user_shoe_size_check'), an indexed CharField, unique_together and a many-to-many
+    table of its own: the swap renames every name as a fresh migrate makes it, and the
+    verification, which compares with what Django's schema editor builds, agrees."""
     project = db_project
-    started_on_users_app(project, WITH_SHOE_SIZE)
-    project.write("accounts/models.py", WITH_SHOE_SIZE)
+    started_on_users_app(project, RICH)
+    project.write("accounts/models.py", RICH)
     project.set_setting("AUTH_USER_MODEL", '"accounts.User"')
     project.ok("makemigrations", "accounts", "-v", "0", "--skip-checks")
     run = project.manage("swap_user_model", "--from", "users.User", "--noinput")
