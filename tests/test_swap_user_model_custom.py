@@ -106,6 +106,9 @@ class User(AbstractUser):
     badge = models.OneToOneField(
         "auth.Group", null=True, on_delete=models.SET_NULL, related_name="+"
     )
+    invited_by = models.ForeignKey(
+        "self", null=True, on_delete=models.SET_NULL, related_name="+"
+    )
     shoe_size = models.PositiveSmallIntegerField(null=True)
     code = models.CharField(max_length=10, db_index=True, blank=True)
     teams = models.ManyToManyField("auth.Group", related_name="+")
@@ -118,7 +121,8 @@ class User(AbstractUser):
 def test_a_model_with_its_own_keys_indexes_and_checks_swaps_as_migrate_builds_it(
     db_project: Project, tmp_path: Path
 ) -> None:
-    """A custom model with foreign keys of its own (one without a constraint), a one-to-one, a
+    """A custom model with foreign keys of its own (one without a constraint, one to itself,
+    which its migration writes as a key to settings.AUTH_USER_MODEL), a one-to-one, a
     PositiveSmallIntegerField (whose check constraint PostgreSQL names after the table:
     'users_user_shoe_size_check'), an indexed CharField, unique_together and a many-to-many
     table of its own: the swap renames every name as a fresh migrate makes it, and the

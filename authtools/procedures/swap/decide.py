@@ -134,7 +134,7 @@ def check_migrations(
         if refusal:
             pass  # --write-model: the migration on disk has the wide key; it is generated again
         elif already_built_elsewhere or not mirror_differences(old, state_model, connection):
-            refuse_pending_changes(loader)
+            refuse_pending_changes(loader, old)
             return MigrationsCheck(pending, state_model, None, applied)
     # Two steps: a mirror of the old table (recorded), then the change (applied for real).
     check_key_type(connection, old, new, widen=widen)
@@ -177,7 +177,7 @@ def check_generated(
             "again with --drop-columns to drop them (their values are kept in the backup)"
         )
     _refuse_duplicates(connection, old, new)
-    refuse_pending_changes(final)
+    refuse_pending_changes(final, old)
     return final.project_state().apps.get_model(new._meta.app_label, new._meta.model_name)
 
 
@@ -205,7 +205,9 @@ def _refuse_duplicates(connection: Any, old: Any, new: Any) -> None:
             )
 
 
-def refuse_pending_changes(loader: Any) -> None:
+def refuse_pending_changes(loader: Any, old: Any) -> None:
+    """Refuses when models differ from their migrations, but for the old model's keys to itself
+    (``_moved_with_the_setting``)."""
     from django.apps import apps
     from django.db.migrations.autodetector import MigrationAutodetector
     from django.db.migrations.questioner import NonInteractiveMigrationQuestioner
@@ -217,10 +219,38 @@ def refuse_pending_changes(loader: Any) -> None:
         NonInteractiveMigrationQuestioner(dry_run=True),
     )
     changes = autodetector.changes(graph=loader.graph)
+    changes = {
+        app: found
+        for app, found in changes.items()
+        if not (app == old._meta.app_label and _moved_with_the_setting(found, old))
+    }
     if changes:
         from authtools.procedures.swap.causes import pending_changes_refusal
 
         raise SwapRefused(pending_changes_refusal(sorted(changes)))
+
+
+def _moved_with_the_setting(migrations: list[Any], old: Any) -> bool:
+    """Whether the only changes the autodetector finds in the old model's app are the old
+    model's foreign keys to itself. Its migrations wrote them as keys to
+    settings.AUTH_USER_MODEL, which now names the new model, so the migration state points
+    there while the model still points at itself: the setting moved, not the model. The swap
+    renames the table those keys point at, and the old app goes after it (makemigrations for
+    that app cannot run meanwhile: its history no longer fits)."""
+    from django.db.migrations.operations import AlterField
+
+    ops = [op for migration in migrations for op in migration.operations]
+
+    def to_itself(op: Any) -> bool:
+        target = getattr(op.field.remote_field, "model", None)
+        if target is None:
+            return False  # not a relation
+        target_label = target.lower() if isinstance(target, str) else target._meta.label_lower
+        return bool(
+            op.model_name_lower == old._meta.model_name and target_label == old._meta.label_lower
+        )
+
+    return bool(ops) and all(isinstance(op, AlterField) and to_itself(op) for op in ops)
 
 
 def renames(
