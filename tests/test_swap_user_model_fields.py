@@ -10,6 +10,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
+
 from .conftest import TESTPROJECT, Project
 from .swaphelpers import (
     assert_clean,
@@ -120,3 +122,52 @@ def test_swap_to_a_model_with_other_fields(db_project: Project, tmp_path: Path) 
     assert {int(pk): name for pk, name in dropped["rows"]} == usernames
     spec = json.loads((folder / "swap-spec.json").read_text())
     assert list(spec["replaced_files"].values()) == [theirs]
+
+
+# auth.User's fields, and an index and a constraint auth_user does not have.
+DECLARES_MORE = """from django.contrib.auth.models import AbstractUser
+from django.db import models
+
+
+class User(AbstractUser):
+    class Meta:
+        indexes = [models.Index(fields=["last_name", "first_name"], name="accounts_names")]
+        constraints = [
+            models.UniqueConstraint(fields=["username", "email"], name="accounts_login_email")
+        ]
+"""
+
+# Fields of its own too (a key to itself, a check, an indexed column, a many-to-many table).
+WITH_FIELDS = DECLARES_MORE.replace(
+    "    class Meta:",
+    "    invited_by = models.ForeignKey(\n"
+    '        "self", null=True, on_delete=models.SET_NULL, related_name="+"\n'
+    "    )\n"
+    "    shoe_size = models.PositiveSmallIntegerField(null=True)\n"
+    "    code = models.CharField(max_length=10, db_index=True, blank=True)\n"
+    '    teams = models.ManyToManyField("auth.Group", related_name="+")\n\n'
+    "    class Meta:",
+)
+
+
+@pytest.mark.parametrize("model", ["same fields", "fields of its own"])
+def test_indexes_and_constraints_the_old_table_lacks_are_built(
+    db_project: Project, tmp_path: Path, model: str
+) -> None:
+    """A new model that declares an index and a constraint auth_user does not have: the
+    migration recorded as applied must not claim them (nothing would build them), so the swap
+    writes a mirror of auth_user and applies the rest for real, and the schema is the one a
+    fresh migrate builds. Before, with the same fields the user's own migration was recorded
+    (and on PostgreSQL and MariaDB the index and constraint never existed); with fields of its
+    own the mirror claimed them."""
+    project = db_project
+    before_state(project)
+    project.write("accounts/models.py", DECLARES_MORE if model == "same fields" else WITH_FIELDS)
+    project.write("accounts/admin.py", "")
+    project.set_setting("AUTH_USER_MODEL", '"accounts.User"')
+    project.ok("makemigrations", "accounts", "-v", "0", "--skip-checks")
+    run = project.manage("swap_user_model", "--from", "auth.User", "--noinput")
+    assert run.code == 0, str(run)
+    assert "in two steps: a mirror of 'auth_user', then the change" in run.out
+    assert "Done; verified." in run.out
+    assert_same_schema_as_fresh_migrate(project, tmp_path)

@@ -67,14 +67,30 @@ class MigrationsCheck:
 
 
 def _only_creates(loader: Any, nodes: list[tuple[str, str]], new: Any) -> str | None:
-    """The first operation of NODES that does more than create NEW, described; else None."""
-    from django.db.migrations.operations import CreateModel
+    """The first operation of NODES that does more than create NEW, described; else None.
+    Adding NEW's indexes and constraints counts as creating it (Django 4.2's makemigrations
+    writes Meta.constraints that way): when the old table lacks them, the migrations are
+    written again in two steps, the change applied for real (``mirror_differences``)."""
+    from django.db.migrations.operations import (
+        AddConstraint,
+        AddIndex,
+        AlterIndexTogether,
+        AlterUniqueTogether,
+        CreateModel,
+    )
 
+    name = new._meta.model_name
     for node in nodes:
         for operation in loader.graph.nodes[node].operations:
-            if not (
-                isinstance(operation, CreateModel) and operation.name_lower == new._meta.model_name
-            ):
+            creates = isinstance(operation, CreateModel) and operation.name_lower == name
+            declares = (
+                isinstance(operation, AddIndex | AddConstraint)
+                and operation.model_name_lower == name
+            ) or (
+                isinstance(operation, AlterUniqueTogether | AlterIndexTogether)
+                and operation.name_lower == name
+            )
+            if not (creates or declares):
                 return f"{node[0]}.{node[1]} ({operation.describe()})"
     return None
 

@@ -101,6 +101,29 @@ def _table_signature(model: Any, connection: Any) -> dict[str, tuple[Any, ...]]:
     }
 
 
+# The Meta options that build indexes and constraints of the table itself.
+TABLE_OPTIONS = ("indexes", "constraints", "unique_together", "index_together")
+
+
+def declared(model: Any) -> dict[str, Any]:
+    """What MODEL's Meta declares of indexes and constraints, comparable between two models:
+    each index and constraint as it deconstructs, its name apart (the swap keeps the names the
+    old table has), and the together-sets as sorted column tuples."""
+
+    def shape(item: Any) -> str:
+        path, args, kwargs = item.deconstruct()
+        return repr((path, args, sorted((k, v) for k, v in kwargs.items() if k != "name")))
+
+    opts = model._meta
+    out: dict[str, Any] = {
+        "indexes": sorted(shape(i) for i in opts.indexes),
+        "constraints": sorted(shape(c) for c in opts.constraints),
+    }
+    for key in ("unique_together", "index_together"):
+        out[key] = sorted(tuple(t) for t in getattr(opts, key, ()) or ())
+    return out
+
+
 def mirror_differences(old: Any, new_state_model: Any, connection: Any) -> list[str]:
     """How the new model (as its migrations build it) differs from the old model's table."""
     old_sig = _table_signature(old, connection)
@@ -123,6 +146,8 @@ def mirror_differences(old: Any, new_state_model: Any, connection: Any) -> list[
         out.append(
             f"many-to-many {name!r} is only on {'the old' if name in old_m2m else 'the new'} model"
         )
+    before, after = declared(old), declared(new_state_model)
+    out += [f"Meta.{key} differ" for key in TABLE_OPTIONS if before[key] != after[key]]
     return out
 
 

@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from authtools.procedures.swap.inspect import field_signature
+from authtools.procedures.swap.inspect import TABLE_OPTIONS, field_signature
 from authtools.procedures.swap.spec import SwapRefused
 
 
@@ -76,7 +76,9 @@ def _questioner() -> Any:
 def mirror_state(old: Any, new: Any, connection: Any) -> Any:
     """The new model as a copy of the old table: the old columns (written as the new model's
     field where that builds the same column, so the change migration holds only what changes
-    in the database), the new model's name, app, options and managers."""
+    in the database), the new model's name, app, options and managers, but for what builds
+    indexes and constraints: those of the old table (``TABLE_OPTIONS``), so that the change
+    migration adds, renames or removes what the new model declares differently."""
     from django.db.migrations.state import ModelState
 
     old_state, new_state = ModelState.from_model(old), ModelState.from_model(new)
@@ -91,11 +93,13 @@ def mirror_state(old: Any, new: Any, connection: Any) -> Any:
         elif new_field is not None:
             same = old_field.deconstruct()[1:] == new_field.deconstruct()[1:]
         fields.append((name, new_field if same and new_field is not None else old_field))
+    options = {k: v for k, v in new_state.options.items() if k not in TABLE_OPTIONS}
+    options.update({k: v for k, v in old_state.options.items() if k in TABLE_OPTIONS})
     return ModelState(
         app_label=new._meta.app_label,
         name=new_state.name,
         fields=fields,
-        options=dict(new_state.options),
+        options=options,
         bases=new_state.bases,
         managers=list(new_state.managers),
     )
