@@ -166,9 +166,10 @@ def test_names_the_model_declares_are_kept_and_what_they_name_is_verified(
     db_project: Project, tmp_path: Path
 ) -> None:
     """Meta.indexes and Meta.constraints named after the app: the swap keeps their names (the
-    model names them, not Django), so the verification compares them by their columns only (a
-    functional index not at all: the catalog snapshot does not read expressions). Dropped
-    afterwards, the plain index is reported missing."""
+    model names them, not Django) and its plan says so, with what the recorded migration calls
+    them; the verification compares them by their columns only (a functional index not at all:
+    the catalog snapshot does not read expressions). Dropped afterwards, the plain index is
+    reported missing."""
     project = db_project
     started_on_users_app(project, WITH_DECLARED_NAMES)
     project.write("accounts/models.py", WITH_DECLARED_NAMES)
@@ -180,6 +181,15 @@ def test_names_the_model_declares_are_kept_and_what_they_name_is_verified(
     )
     assert run.code == 0, str(run)
     assert "Done; verified." in run.out
+    renamed = ", ".join(
+        f"'users_user_{n}' (the migration names it 'accounts_user_{n}')"
+        for n in ("email_unique", "last_name", "lower_email")
+    )
+    assert (
+        "  Note: Meta.indexes/Meta.constraints the old model declares alike keep their names: "
+        f"{renamed}. A later migration that removes or renames one by name will not find it: "
+        "rename them in the database after the swap (docs/swap-user-model.md, Limits)."
+    ) in run.out.splitlines()
     [folder] = [p for p in backups.iterdir() if p.is_dir()]
     spec = folder / "swap-spec.json"
     assert verified(project, spec) == []

@@ -105,15 +105,17 @@ def _table_signature(model: Any, connection: Any) -> dict[str, tuple[Any, ...]]:
 TABLE_OPTIONS = ("indexes", "constraints", "unique_together", "index_together")
 
 
+def _shape(item: Any) -> str:
+    """A Meta index or constraint as it deconstructs, its name apart."""
+    path, args, kwargs = item.deconstruct()
+    return repr((path, args, sorted((k, v) for k, v in kwargs.items() if k != "name")))
+
+
 def declared(model: Any) -> dict[str, Any]:
     """What MODEL's Meta declares of indexes and constraints, comparable between two models:
     each index and constraint as it deconstructs, its name apart (the swap keeps the names the
     old table has), and the together-sets as sorted column tuples."""
-
-    def shape(item: Any) -> str:
-        path, args, kwargs = item.deconstruct()
-        return repr((path, args, sorted((k, v) for k, v in kwargs.items() if k != "name")))
-
+    shape = _shape
     opts = model._meta
     out: dict[str, Any] = {
         "indexes": sorted(shape(i) for i in opts.indexes),
@@ -122,6 +124,19 @@ def declared(model: Any) -> dict[str, Any]:
     for key in ("unique_together", "index_together"):
         out[key] = sorted(tuple(t) for t in getattr(opts, key, ()) or ())
     return out
+
+
+def renamed_declarations(old: Any, new: Any) -> list[tuple[str, str]]:
+    """(the old model's name, the new model's) of each Meta index or constraint that both
+    declare alike but for its name ('%(app_label)s' in it, say)."""
+
+    def by_shape(model: Any) -> dict[str, str]:
+        return {_shape(i): str(i.name) for i in (*model._meta.indexes, *model._meta.constraints)}
+
+    before, after = by_shape(old), by_shape(new)
+    return sorted(
+        (before[k], after[k]) for k in before.keys() & after.keys() if before[k] != after[k]
+    )
 
 
 def mirror_differences(old: Any, new_state_model: Any, connection: Any) -> list[str]:

@@ -20,7 +20,13 @@ from authtools.procedures.swap.decide import (
     referencing_columns,
     renames,
 )
-from authtools.procedures.swap.inspect import label, resolve_models, resolve_phase2, table_names
+from authtools.procedures.swap.inspect import (
+    label,
+    renamed_declarations,
+    resolve_models,
+    resolve_phase2,
+    table_names,
+)
 from authtools.procedures.swap.keys import KEEP, WIDEN, key_route
 from authtools.procedures.swap.migrations import (
     GeneratedMigrations,
@@ -126,5 +132,14 @@ def preflight(
     add_steps(spec, connection, old, new, table_map, column_renames, all_fks)
     if generated is not None:
         add_migration_steps(spec, generated)
+    elif state_model is not None and (renamed := renamed_declarations(old, state_model)):
+        # Recorded as they are, the migrations name them after the new model; nothing renames
+        # them in the database (a generated change migration would: RenameIndex).
+        names = ", ".join(f"{a!r} (the migration names it {b!r})" for a, b in renamed)
+        spec.notes.append(
+            f"Meta.indexes/Meta.constraints the old model declares alike keep their names: "
+            f"{names}. A later migration that removes or renames one by name will not find it: "
+            "rename them in the database after the swap (docs/swap-user-model.md, Limits)."
+        )
     add_key_steps(spec, connection)
     return spec
