@@ -115,11 +115,10 @@ def declared(model: Any) -> dict[str, Any]:
     """What MODEL's Meta declares of indexes and constraints, comparable between two models:
     each index and constraint as it deconstructs, its name apart (the swap keeps the names the
     old table has), and the together-sets as sorted column tuples."""
-    shape = _shape
     opts = model._meta
     out: dict[str, Any] = {
-        "indexes": sorted(shape(i) for i in opts.indexes),
-        "constraints": sorted(shape(c) for c in opts.constraints),
+        "indexes": sorted(_shape(i) for i in opts.indexes),
+        "constraints": sorted(_shape(c) for c in opts.constraints),
     }
     for key in ("unique_together", "index_together"):
         out[key] = sorted(tuple(t) for t in getattr(opts, key, ()) or ())
