@@ -32,16 +32,15 @@ class Built:
         return self.kind in ("primary", "unique")
 
     def describe(self) -> str:
+        if self.kind == "sequence":
+            return f"sequence of {self.table}.{self.columns[0]}"
         what = {
             "primary": "primary key",
             "unique": "unique constraint",
             "index": "index",
             "foreign": "foreign key",
             "check": "check constraint",
-            "sequence": "sequence",
         }[self.kind]
-        if self.kind == "sequence":
-            return f"sequence of {self.table}.{self.columns[0]}"
         where = f"{what} on {self.table}({', '.join(self.columns)})"
         if self.ref is not None:
             where += f" to {self.ref[0]}.{self.ref[1]}"

@@ -85,12 +85,15 @@ def pinned(connection: Any) -> Iterator[None]:
         introspection = connection.introspection
         original = introspection.table_names
 
+        def answering() -> Snapshot | None:
+            # The snapshot when it is current (read now if none was read yet); None after
+            # somebody else's DDL (a migration run by Django's executor): ask the database.
+            return None if pin.stale and pin.snapshot is None else current(connection)
+
         def table_names(cursor: Any = None, include_views: bool = False) -> list[str]:
-            # From the snapshot when it is current (read now if none was read yet); after
-            # somebody else's DDL (a migration run by Django's executor) ask the database.
-            if pin.stale and pin.snapshot is None:
+            snap = answering()
+            if snap is None:
                 return list(original(cursor, include_views))
-            snap = current(connection)
             return sorted(
                 t for t, kind in snap.kinds.items() if kind == "t" or (include_views and kind)
             )
@@ -100,10 +103,9 @@ def pinned(connection: Any) -> Iterator[None]:
         if asked is not None:  # MySQL/MariaDB: Django's schema editor asks it per foreign key
 
             def get_storage_engine(cursor: Any, table_name: str) -> str:
-                if pin.stale and pin.snapshot is None:
-                    return str(asked(cursor, table_name))
-                engine = current(connection).engines.get(table_name)
-                return engine if engine else str(asked(cursor, table_name))
+                snap = answering()
+                engine = snap.engines.get(table_name) if snap is not None else None
+                return engine or str(asked(cursor, table_name))
 
             introspection.get_storage_engine = get_storage_engine
     try:

@@ -277,13 +277,10 @@ def _built_differences(
             continue
         # The one that no other expected object claims, when several have this shape.
         old = next((c.name for c in same if c.name not in claimed), same[0].name)
-        kind = (
-            b.kind
-            if b.kind in ("index", "sequence")
-            else "index"
-            if vendor == "mysql"
-            else "constraint"
-        )
+        # As the swap's renames call them: MySQL's unique constraints are indexes.
+        kind = b.kind if b.kind in ("index", "sequence") else "constraint"
+        if vendor == "mysql":
+            kind = "index"
         failures.append(
             f"{kind} {old!r} of {b.table!r} keeps an old name (a fresh migrate names it {b.name!r})"
         )
@@ -293,11 +290,8 @@ def _built_differences(
 def _same_shape(b: Built, c: Constraint) -> bool:
     if c.columns != b.columns:
         return False
-    if b.kind == "foreign":
-        return c.kind == "foreign" and (c.ref_table, c.ref_columns[:1]) == (
-            b.ref[0] if b.ref else None,
-            (b.ref[1],) if b.ref else (),
-        )
+    if b.kind == "foreign" and b.ref is not None:
+        return c.kind == "foreign" and c.ref_table == b.ref[0] and c.ref_columns[:1] == (b.ref[1],)
     if b.kind in ("primary", "check"):
         return c.kind == b.kind
     return c.kind not in ("primary", "foreign", "check") and c.unique == b.unique
